@@ -1,0 +1,169 @@
+// Package catalog lists the datasets cachewarm keeps warm: for each, its phase, TTL, key
+// patterns, query (an embedded file of package sql) and the source tables whose changes make it
+// stale.
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	sqlfiles "github.com/cachewarm/cachewarm/sql"
+)
+
+// Phase is a warm phase. Phases run in order: critical, then high, then medium.
+type Phase string
+
+// The phases, in workflow order.
+const (
+	PhaseCritical Phase = "critical"
+	PhaseHigh     Phase = "high"
+	PhaseMedium   Phase = "medium"
+)
+
+// Phases lists every phase in workflow order.
+var Phases = []Phase{PhaseCritical, PhaseHigh, PhaseMedium}
+
+// Priority is the River priority of the phase's jobs (1 is the highest).
+func (p Phase) Priority() int {
+	switch p {
+	case PhaseCritical:
+		return 1
+	case PhaseHigh:
+		return 2
+	default:
+		return 3
+	}
+}
+
+// ParsePhase validates a phase name.
+func ParsePhase(s string) (Phase, error) {
+	p := Phase(s)
+	if slices.Contains(Phases, p) {
+		return p, nil
+	}
+	return "", fmt.Errorf("unknown phase %q: want one of critical, high, medium", s)
+}
+
+// ParsePhases validates names and returns them deduplicated in workflow order. Empty names
+// (as from a trailing comma) are ignored; no names at all is an error.
+func ParsePhases(names []string) ([]Phase, error) {
+	seen := map[Phase]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		p, err := ParsePhase(n)
+		if err != nil {
+			return nil, err
+		}
+		seen[p] = true
+	}
+	var out []Phase
+	for _, p := range Phases {
+		if seen[p] {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no phase given: want one or more of critical, high, medium")
+	}
+	return out, nil
+}
+
+// Dataset is one named set of cache keys, filled by one query.
+type Dataset struct {
+	// Name is the dataset's permanent name, as in SPEC §3 (chart_of_accounts, ...).
+	Name string
+	// Phase is the phase that warms the dataset.
+	Phase Phase
+	// TTL is how long its keys live.
+	TTL time.Duration
+	// Keys are the key patterns it writes, for documentation and verification, in SPEC form
+	// ({t} for the tenant id).
+	Keys []string
+	// Tables are the source tables whose changes make the dataset stale (change triggers).
+	Tables []string
+	// SQL is the query text (see package sql for its contract).
+	SQL string
+}
+
+// Catalog is the set of datasets, in phase order.
+type Catalog struct {
+	datasets []Dataset
+	byName   map[string]*Dataset
+}
+
+// Default returns the catalog of SPEC §3 with the queries embedded in package sql.
+func Default() (*Catalog, error) {
+	ds := defaultDatasets()
+	for i := range ds {
+		b, err := sqlfiles.FS.ReadFile(ds[i].Name + ".sql")
+		if err != nil {
+			return nil, fmt.Errorf("catalog: query of dataset %s: %w", ds[i].Name, err)
+		}
+		ds[i].SQL = string(b)
+	}
+	return New(ds)
+}
+
+// New builds a catalog from datasets; names must be unique and phases valid.
+func New(datasets []Dataset) (*Catalog, error) {
+	c := &Catalog{byName: make(map[string]*Dataset, len(datasets))}
+	c.datasets = slices.Clone(datasets)
+	slices.SortStableFunc(c.datasets, func(a, b Dataset) int { return a.Phase.Priority() - b.Phase.Priority() })
+	for i := range c.datasets {
+		d := &c.datasets[i]
+		if _, err := ParsePhase(string(d.Phase)); err != nil {
+			return nil, fmt.Errorf("catalog: dataset %s: %w", d.Name, err)
+		}
+		if _, dup := c.byName[d.Name]; dup {
+			return nil, fmt.Errorf("catalog: dataset %s listed twice", d.Name)
+		}
+		c.byName[d.Name] = d
+	}
+	return c, nil
+}
+
+// All returns every dataset in phase order. The slice must not be modified.
+func (c *Catalog) All() []Dataset { return c.datasets }
+
+// Phase returns the datasets of phase p.
+func (c *Catalog) Phase(p Phase) []Dataset {
+	var out []Dataset
+	for _, d := range c.datasets {
+		if d.Phase == p {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Lookup returns the dataset named name.
+func (c *Catalog) Lookup(name string) (Dataset, error) {
+	d, ok := c.byName[name]
+	if !ok {
+		return Dataset{}, fmt.Errorf("unknown dataset %q", name)
+	}
+	return *d, nil
+}
+
+// Names returns every dataset name in phase order.
+func (c *Catalog) Names() []string {
+	out := make([]string, len(c.datasets))
+	for i, d := range c.datasets {
+		out[i] = d.Name
+	}
+	return out
+}
+
+// defaultDatasets is SPEC §3's table.
+func defaultDatasets() []Dataset {
+	return []Dataset{
+		{Name: "chart_of_accounts", Phase: PhaseCritical, TTL: cache.TTLStatic, Keys: []string{"finance:coa:{t}"}, Tables: []string{"chart_of_accounts"}},
+		// TODO(seed helper): fill in the other 15 datasets.
+	}
+}

@@ -1,0 +1,87 @@
+// Package migrations installs cachewarm's database objects in the schema cachewarm: River's
+// tables (through rivermigrate), cachewarm's own numbered migrations (through goose's provider
+// API), and the change triggers on the ERP's source tables.
+package migrations
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+)
+
+// Schema is the PostgreSQL schema that holds every object cachewarm owns.
+const Schema = "cachewarm"
+
+//go:embed *.sql
+var files embed.FS
+
+// lockID is the advisory lock that serialises concurrent migrate runs (many workers starting
+// at once). It is "cachewarm" read as bytes, truncated to 63 bits.
+const lockID = 0x6361636865776172
+
+// Result says what Migrate did.
+type Result struct {
+	// River and Own are the migration versions applied by this run (empty when up to date).
+	River, Own []int64
+}
+
+// Migrate brings the database to the latest version: it creates the schema, applies River's
+// and cachewarm's migrations, and (re)installs the change triggers on whichever source tables
+// exist. It is idempotent and safe to run from several processes at once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (Result, error) {
+	var res Result
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(lockID)); err != nil {
+		return res, fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(lockID))
+	}()
+
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{Schema}.Sanitize()); err != nil {
+		return res, fmt.Errorf("migrate: create schema: %w", err)
+	}
+
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: Schema, Logger: logger})
+	if err != nil {
+		return res, fmt.Errorf("migrate river: %w", err)
+	}
+	rr, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return res, fmt.Errorf("migrate river: %w", err)
+	}
+	for _, v := range rr.Versions {
+		res.River = append(res.River, int64(v.Version))
+	}
+
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	provider, err := goose.NewProvider(goose.DialectPostgres, db, files,
+		goose.WithTableName(Schema+".goose_db_version"),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return res, fmt.Errorf("migrate cachewarm: %w", err)
+	}
+	own, err := provider.Up(ctx)
+	if err != nil {
+		return res, fmt.Errorf("migrate cachewarm: %w", err)
+	}
+	for _, r := range own {
+		res.Own = append(res.Own, r.Source.Version)
+	}
+	logger.InfoContext(ctx, "migrated", "schema", Schema, "river_versions", res.River, "cachewarm_versions", res.Own)
+	return res, nil
+}
