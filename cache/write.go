@@ -197,3 +197,50 @@ func isNoScript(err error) bool {
 	var rerr redis.Error
 	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOSCRIPT")
 }
+
+// IndexKey names the Redis set that records every key written for tenant t's dataset, so
+// invalidation deletes exactly those keys, in time proportional to their number. The tenant is
+// the set's hash tag, so on Redis Cluster all of a tenant's index sets share a slot.
+func IndexKey(t Tenant, dataset string) string {
+	return "cachewarm:index:{" + t.id + "}:" + dataset
+}
+
+// Invalidate deletes every key recorded for tenant t's datasets (see [IndexKey]), their
+// version keys and the index sets themselves, and returns how many data keys it deleted. It
+// costs time in proportion to the tenant's keys, never the keyspace: no KEYS, no SCAN of the
+// database, no FLUSHDB. Other tenants' keys are never touched: the index sets name keys
+// exactly.
+func (w *Writer) Invalidate(ctx context.Context, t Tenant, datasets []string) (int, error) {
+	deleted := 0
+	for _, d := range datasets {
+		idx := IndexKey(t, d)
+		var cursor uint64
+		for {
+			members, next, err := w.rdb.SScan(ctx, idx, cursor, "", 1000).Result()
+			if err != nil {
+				return deleted, fmt.Errorf("invalidate %s/%s: %w", t, d, err)
+			}
+			if len(members) > 0 {
+				pipe := w.rdb.Pipeline()
+				dels := make([]*redis.IntCmd, len(members))
+				for i, k := range members {
+					dels[i] = pipe.Del(ctx, k)
+					pipe.Del(ctx, VersionKey(k))
+				}
+				if _, err := pipe.Exec(ctx); err != nil {
+					return deleted, fmt.Errorf("invalidate %s/%s: %w", t, d, err)
+				}
+				for _, c := range dels {
+					deleted += int(c.Val())
+				}
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+		if err := w.rdb.Del(ctx, idx).Err(); err != nil {
+			return deleted, fmt.Errorf("invalidate %s/%s: %w", t, d, err)
+		}
+	}
+	return deleted, nil
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -31,12 +32,14 @@ const lockID = 0x6361636865776172
 type Result struct {
 	// River and Own are the migration versions applied by this run (empty when up to date).
 	River, Own []int64
+	// Triggered lists the source tables that have change triggers.
+	Triggered []string
 }
 
 // Migrate brings the database to the latest version: it creates the schema, applies River's
 // and cachewarm's migrations, and (re)installs the change triggers on whichever source tables
-// exist. It is idempotent and safe to run from several processes at once.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (Result, error) {
+// exist (the catalog says which tables feed which datasets). It is idempotent and safe to run from several processes at once.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog, logger *slog.Logger) (Result, error) {
 	var res Result
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -82,6 +85,13 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (Resu
 	for _, r := range own {
 		res.Own = append(res.Own, r.Source.Version)
 	}
-	logger.InfoContext(ctx, "migrated", "schema", Schema, "river_versions", res.River, "cachewarm_versions", res.Own)
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		res.Triggered, err = installTriggers(ctx, tx, cat)
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("migrate: change triggers: %w", err)
+	}
+	logger.InfoContext(ctx, "migrated", "triggers_on", res.Triggered, "schema", Schema, "river_versions", res.River, "cachewarm_versions", res.Own)
 	return res, nil
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/cachewarm/cachewarm/migrations"
 	"github.com/stretchr/testify/require"
@@ -17,13 +18,15 @@ func TestMigrateIdempotent(t *testing.T) {
 	pool := testenv.NewPool(t)
 	ctx := context.Background()
 	logger := slog.New(slog.DiscardHandler)
+	cat, err := catalog.Default()
+	require.NoError(t, err)
 
-	first, err := migrations.Migrate(ctx, pool, logger)
+	first, err := migrations.Migrate(ctx, pool, cat, logger)
 	require.NoError(t, err)
 	require.NotEmpty(t, first.River)
 	require.NotEmpty(t, first.Own)
 
-	second, err := migrations.Migrate(ctx, pool, logger)
+	second, err := migrations.Migrate(ctx, pool, cat, logger)
 	require.NoError(t, err)
 	require.Empty(t, second.River, "a second migrate applies nothing")
 	require.Empty(t, second.Own)

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/warm"
+	"github.com/cachewarm/cachewarm/workflows"
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) invalidateCmd() *cobra.Command {
+	var (
+		tenants, datasets []string
+		allTenants        bool
+		noRewarm          bool
+	)
+	cmd := &cobra.Command{
+		Use:   "invalidate --tenant ID [--dataset NAME]... | --all-tenants [--no-rewarm]",
+		Short: "Remove a tenant's keys (all datasets, or those named), then re-warm them unless --no-rewarm",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if allTenants == (len(tenants) > 0) {
+				return errors.New("name tenants with --tenant ID, or use --all-tenants (not both)")
+			}
+			parsed := make([]cache.Tenant, 0, len(tenants))
+			for _, id := range tenants {
+				t, err := cache.ParseTenant(id)
+				if err != nil {
+					return err
+				}
+				parsed = append(parsed, t)
+			}
+			cat, err := mustCatalog()
+			if err != nil {
+				return err
+			}
+			names := splitList(datasets)
+			for _, n := range names {
+				if _, err := cat.Lookup(n); err != nil {
+					return fmt.Errorf("%w (known: %v)", err, cat.Names())
+				}
+			}
+			cfg, pool, rdb, err := a.connect(ctx, 4)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			defer rdb.Close()
+			svc := workflows.New(pool, a.logger())
+			if allTenants {
+				rows, err := pool.Query(ctx, `SELECT id FROM tenants WHERE active ORDER BY id`)
+				if err != nil {
+					return fmt.Errorf("list tenants: %w", err)
+				}
+				ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					return fmt.Errorf("list tenants: %w", err)
+				}
+				for _, id := range ids {
+					t, err := cache.ParseTenant(id)
+					if err != nil {
+						return fmt.Errorf("tenants table: %w", err)
+					}
+					parsed = append(parsed, t)
+				}
+			} else {
+				for _, t := range parsed {
+					ok, err := svc.TenantExists(ctx, t.String())
+					if err != nil {
+						return err
+					}
+					if !ok {
+						return fmt.Errorf("%w: %q (not in the tenants table, or not active)", workflows.ErrUnknownTenant, t)
+					}
+				}
+			}
+			w := warm.New(pool, cache.NewWriter(rdb, cfg.ValueFormat), cache.Keys{HashTag: cfg.HashTags}, cat, a.logger())
+			total, jobs := 0, 0
+			for _, t := range parsed {
+				res, err := w.Invalidate(ctx, t, names, !noRewarm, "invalidate")
+				if err != nil {
+					return err
+				}
+				total += res.Deleted
+				jobs += res.Rewarm
+				fmt.Fprintf(a.stdout, "tenant %s: %d key(s) removed, %d re-warm job(s) queued\n", t, res.Deleted, res.Rewarm)
+			}
+			fmt.Fprintf(a.stdout, "invalidated %d tenant(s): %d key(s) removed, %d re-warm job(s) queued\n", len(parsed), total, jobs)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&tenants, "tenant", nil, "tenant id (repeatable)")
+	cmd.Flags().StringArrayVar(&datasets, "dataset", nil, "dataset name (repeatable; default: every dataset)")
+	cmd.Flags().BoolVar(&allTenants, "all-tenants", false, "invalidate every active tenant")
+	cmd.Flags().BoolVar(&noRewarm, "no-rewarm", false, "remove the keys without queueing a re-warm")
+	return cmd
+}

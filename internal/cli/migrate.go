@@ -1,0 +1,36 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/cachewarm/cachewarm/migrations"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) migrateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply River's and cachewarm's migrations and install the change triggers (idempotent)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			_, pool, rdb, err := a.connect(ctx, 2)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			defer rdb.Close()
+			cat, err := mustCatalog()
+			if err != nil {
+				return err
+			}
+			res, err := migrations.Migrate(ctx, pool, cat, a.logger())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "migrated schema %s: %d River and %d cachewarm migration(s) applied; change triggers on %d table(s)\n",
+				migrations.Schema, len(res.River), len(res.Own), len(res.Triggered))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/workflows"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) statusCmd() *cobra.Command {
+	var (
+		tenant string
+		failed bool
+		limit  int
+	)
+	cmd := &cobra.Command{
+		Use:   "status [--tenant ID] [--failed]",
+		Short: "Show recent workflows, their phases, attempts and last errors (from the job and workflow tables)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if tenant != "" {
+				if err := cache.ValidateTenant(tenant); err != nil {
+					return err
+				}
+			}
+			_, pool, rdb, err := a.connect(ctx, 2)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			defer rdb.Close()
+			list, err := workflows.New(pool, a.logger()).List(ctx, workflows.Filter{Tenant: tenant, Failed: failed, Limit: limit})
+			if err != nil {
+				return err
+			}
+			if len(list) == 0 {
+				fmt.Fprintln(a.stdout, "no workflows")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WORKFLOW\tTENANT\tTRIGGER\tSTATE\tCREATED\tDURATION\tKEYS\tPHASES (state attempts)\tLAST ERROR")
+			for _, s := range list {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.Tenant, s.Trigger, s.State,
+					s.CreatedAt.Local().Format(time.DateTime), duration(s), s.Keys, phaseCells(s), lastError(s))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "only this tenant's workflows")
+	cmd.Flags().BoolVar(&failed, "failed", false, "only workflows that ended partial, failed or cancelled")
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many workflows to show")
+	return cmd
+}
+
+func duration(s workflows.Summary) string {
+	if s.StartedAt == nil {
+		return "-"
+	}
+	end := time.Now()
+	if s.FinishedAt != nil {
+		end = *s.FinishedAt
+	}
+	return end.Sub(*s.StartedAt).Round(time.Millisecond).String()
+}
+
+func phaseCells(s workflows.Summary) string {
+	cells := make([]string, 0, len(s.Phases))
+	for _, name := range s.Phases {
+		cell := name + " pending"
+		for _, p := range s.PhaseDetail {
+			if p.Phase == name {
+				cell = fmt.Sprintf("%s %s %d", name, p.State, p.Attempt)
+			}
+		}
+		cells = append(cells, cell)
+	}
+	return strings.Join(cells, ", ")
+}
+
+func lastError(s workflows.Summary) string {
+	msg := ""
+	if len(s.Failures) > 0 {
+		f := s.Failures[len(s.Failures)-1]
+		msg = f.Error
+	}
+	for _, p := range s.PhaseDetail {
+		if p.LastError != "" {
+			msg = p.LastError
+		}
+	}
+	if len(msg) > 120 {
+		msg = msg[:117] + "..."
+	}
+	return msg
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/config"
+	"github.com/cachewarm/cachewarm/worker"
+	"github.com/cachewarm/cachewarm/workflows"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) warmCmd() *cobra.Command {
+	var (
+		tenants, phases []string
+		all, wait       bool
+		timeout         time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "warm [--tenant ID]... [--all] [--phase critical,high,medium] [--wait]",
+		Short: "Enqueue warm workflows; with --wait, show progress and fail if any workflow failed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if all == (len(tenants) > 0) {
+				return errors.New("name tenants with --tenant ID, or warm every active tenant with --all (not both)")
+			}
+			cfg, pool, rdb, err := a.connect(ctx, 4)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			defer rdb.Close()
+			ph, err := phasesOrDefault(cfg, splitList(phases))
+			if err != nil {
+				return err
+			}
+			client, err := insertClient(pool, a.logger())
+			if err != nil {
+				return err
+			}
+			svc := workflows.New(pool, a.logger())
+			runs, err := svc.Start(ctx, client, workflows.Request{Tenants: tenants, All: all, Phases: ph, Trigger: workflows.TriggerCLI})
+			if err != nil {
+				return err
+			}
+			existing := 0
+			for _, r := range runs {
+				if r.Existing {
+					existing++
+				}
+			}
+			fmt.Fprintf(a.stdout, "enqueued %d workflow(s) (%d tenant(s) already had one queued or running) for phases %v\n", len(runs)-existing, existing, ph)
+			if !wait {
+				for _, r := range runs {
+					fmt.Fprintf(a.stdout, "  workflow %d  tenant %s\n", r.ID, r.Tenant)
+				}
+				return nil
+			}
+			ids := make([]int64, len(runs))
+			for i, r := range runs {
+				ids[i] = r.ID
+			}
+			wctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			sum, err := waitForWorkflows(wctx, svc, ids, newProgress(a.stdout, isTerminal(a.stdout), len(ids)))
+			if err != nil {
+				return fmt.Errorf("waiting for workflows (is a worker running? start one with: cachewarm worker): %w", err)
+			}
+			fmt.Fprintln(a.stdout, sum.String())
+			if sum.Failed > 0 {
+				return fmt.Errorf("%d of %d workflow(s) did not complete: see cachewarm status --failed", sum.Failed, len(ids))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&tenants, "tenant", nil, "tenant id to warm (repeatable)")
+	cmd.Flags().BoolVar(&all, "all", false, "warm every active tenant")
+	cmd.Flags().StringSliceVar(&phases, "phase", nil, "phases to run: critical,high,medium (default: critical,high and medium when CACHE_WARMING_PHASE3_ENABLED)")
+	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the workflows, showing progress; exit non-zero if any failed")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "with --wait, give up after this long")
+	return cmd
+}
+
+// phasesOrDefault parses named phases, or returns the configured default.
+func phasesOrDefault(cfg config.Config, names []string) ([]catalog.Phase, error) {
+	if len(names) == 0 {
+		return worker.DefaultPhases(cfg), nil
+	}
+	return catalog.ParsePhases(names)
+}
+
+// waitSummary is what waitForWorkflows saw at the end.
+type waitSummary struct {
+	Workflows, Completed, Failed int
+	Keys, Bytes                  int64
+	Elapsed                      time.Duration
+}
+
+func (s waitSummary) String() string {
+	return fmt.Sprintf("%d workflow(s): %d completed, %d partial or failed; %d keys, %s written in %s",
+		s.Workflows, s.Completed, s.Failed, s.Keys, humanBytes(s.Bytes), s.Elapsed.Round(time.Millisecond))
+}
+
+// waitForWorkflows polls the workflow tables until every workflow in ids has finished,
+// reporting progress.
+func waitForWorkflows(ctx context.Context, svc *workflows.Service, ids []int64, p *progress) (waitSummary, error) {
+	start := time.Now()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		pr, err := svc.Progress(ctx, ids)
+		if err != nil {
+			return waitSummary{}, err
+		}
+		p.update(pr)
+		if pr.Finished == len(ids) {
+			p.done()
+			return waitSummary{Workflows: len(ids), Completed: pr.Completed, Failed: pr.Finished - pr.Completed,
+				Keys: pr.Keys, Bytes: pr.Bytes, Elapsed: time.Since(start)}, nil
+		}
+		select {
+		case <-ctx.Done():
+			p.done()
+			return waitSummary{}, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

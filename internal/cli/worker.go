@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"github.com/cachewarm/cachewarm/worker"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) workerCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run the workers, periodic refreshes, the startup warm and the HTTP server (stops gracefully on SIGTERM)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			_, pool, rdb, err := a.connect(ctx, poolSize(cfg.Workers, cfg.ChangeWorkers))
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			defer rdb.Close()
+			cat, err := mustCatalog()
+			if err != nil {
+				return err
+			}
+			logger := a.logger()
+			w, err := worker.New(worker.Deps{Config: cfg, Pool: pool, Redis: rdb, Catalog: cat, Logger: logger})
+			if err != nil {
+				return err
+			}
+			return w.Run(ctx, worker.Options{})
+		},
+	}
+}
+
+// poolSize is the connections a worker needs: one per running job, plus River's listener,
+// producers and maintenance, plus room for the HTTP API.
+func poolSize(workers, changeWorkers int) int { return workers + changeWorkers + 6 }

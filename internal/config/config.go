@@ -1,0 +1,354 @@
+// Package config reads cachewarm's settings from the environment (SPEC §5's names, kept from
+// the original design), validates them, and builds the database and Redis clients from them.
+package config
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/robfig/cron/v3"
+)
+
+// Defaults reach the local services.
+const (
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	DefaultRedisAddr   = "127.0.0.1:6379"
+	DefaultHTTPAddr    = ":8080"
+)
+
+// Default refresh-ahead schedules: each phase is re-warmed at a quarter of its TTL, so a key
+// nobody changes is renewed three times before it could lapse.
+const (
+	DefaultRefreshCritical = "@every 6h"  // TTL 24 h
+	DefaultRefreshHigh     = "@every 3h"  // TTL 12 h
+	DefaultRefreshMedium   = "@every 90m" // TTL 6 h
+)
+
+// Config is cachewarm's validated configuration.
+type Config struct {
+	// DatabaseURL is the PostgreSQL connection string (DATABASE_URL).
+	DatabaseURL string
+	// Redis describes how to reach Redis.
+	Redis Redis
+	// WarmingEnabled turns the startup warm and the refresh-ahead schedules on
+	// (CACHE_WARMING_ENABLED, default true).
+	WarmingEnabled bool
+	// Phase3Enabled turns the medium phase on (CACHE_WARMING_PHASE3_ENABLED, default false).
+	Phase3Enabled bool
+	// RefreshCritical, RefreshHigh and RefreshMedium are the refresh-ahead schedules in
+	// robfig/cron syntax (CACHE_REFRESH_CRITICAL, ...).
+	RefreshCritical, RefreshHigh, RefreshMedium string
+	// ValueFormat is how values are stored (CACHE_VALUE_FORMAT: json or keyv).
+	ValueFormat cache.Format
+	// HTTPAddr is the HTTP server's listen address (HTTP_ADDR, default :8080).
+	HTTPAddr string
+	// APIToken is the bearer token mutations need (CACHEWARM_API_TOKEN); empty means loopback
+	// clients only.
+	APIToken string
+	// HashTags wraps tenant ids in Redis Cluster hash tags in keys (CACHEWARM_KEY_HASH_TAGS).
+	HashTags bool
+	// Workers is how many warm jobs one process runs at once (CACHEWARM_WORKERS, default 8).
+	Workers int
+	// ChangeWorkers is how many change-driven re-warm jobs one process runs at once
+	// (CACHEWARM_CHANGE_WORKERS, default 4).
+	ChangeWorkers int
+	// ShutdownTimeout bounds a graceful stop (CACHEWARM_SHUTDOWN_TIMEOUT, default 30s).
+	ShutdownTimeout time.Duration
+}
+
+// Redis is where and how to reach Redis.
+type Redis struct {
+	// URL is REDIS_URL (redis:// or rediss://), if set.
+	URL string
+	// Addr, DB and Password come from REDIS_HOST, REDIS_PORT, REDIS_DB and REDIS_PASSWORD when
+	// REDIS_URL is not set.
+	Addr     string
+	DB       int
+	Password string
+	// ClusterAddrs, from REDIS_CLUSTER_ADDRS, switches to Redis Cluster.
+	ClusterAddrs []string
+}
+
+// Load reads the configuration through lookup (os.LookupEnv in main) and validates it. Every
+// problem is reported, each naming its variable; no password appears in an error.
+func Load(lookup func(string) (string, bool)) (Config, error) {
+	get := func(name string) string {
+		v, _ := lookup(name)
+		return strings.TrimSpace(v)
+	}
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	boolean := func(name string, def bool) bool {
+		v := get(name)
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			bad(name, "%q is not a boolean (want true or false)", v)
+			return def
+		}
+		return b
+	}
+	positive := func(name string, def int) int {
+		v := get(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			bad(name, "%q is not a positive whole number", v)
+			return def
+		}
+		return n
+	}
+
+	c := Config{
+		DatabaseURL:     cmp.Or(get("DATABASE_URL"), DefaultDatabaseURL),
+		WarmingEnabled:  boolean("CACHE_WARMING_ENABLED", true),
+		Phase3Enabled:   boolean("CACHE_WARMING_PHASE3_ENABLED", false),
+		RefreshCritical: cmp.Or(get("CACHE_REFRESH_CRITICAL"), DefaultRefreshCritical),
+		RefreshHigh:     cmp.Or(get("CACHE_REFRESH_HIGH"), DefaultRefreshHigh),
+		RefreshMedium:   cmp.Or(get("CACHE_REFRESH_MEDIUM"), DefaultRefreshMedium),
+		HTTPAddr:        cmp.Or(get("HTTP_ADDR"), DefaultHTTPAddr),
+		APIToken:        get("CACHEWARM_API_TOKEN"),
+		HashTags:        boolean("CACHEWARM_KEY_HASH_TAGS", false),
+		Workers:         positive("CACHEWARM_WORKERS", 8),
+		ChangeWorkers:   positive("CACHEWARM_CHANGE_WORKERS", 4),
+		ShutdownTimeout: 30 * time.Second,
+	}
+	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
+		bad("DATABASE_URL", "cannot be parsed: %v", redactErr(err, c.DatabaseURL))
+	}
+	for name, spec := range map[string]string{
+		"CACHE_REFRESH_CRITICAL": c.RefreshCritical, "CACHE_REFRESH_HIGH": c.RefreshHigh, "CACHE_REFRESH_MEDIUM": c.RefreshMedium,
+	} {
+		if _, err := ParseSchedule(spec); err != nil {
+			bad(name, "%v", err)
+		}
+	}
+	var err error
+	if c.ValueFormat, err = cache.ParseFormat(get("CACHE_VALUE_FORMAT")); err != nil {
+		bad("CACHE_VALUE_FORMAT", "%v", err)
+	}
+	if v := get("CACHEWARM_SHUTDOWN_TIMEOUT"); v != "" {
+		if c.ShutdownTimeout, err = time.ParseDuration(v); err != nil || c.ShutdownTimeout <= 0 {
+			bad("CACHEWARM_SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 30s", v)
+		}
+	}
+
+	r := &c.Redis
+	r.URL = get("REDIS_URL")
+	r.Password = get("REDIS_PASSWORD")
+	if v := get("REDIS_CLUSTER_ADDRS"); v != "" {
+		for a := range strings.SplitSeq(v, ",") {
+			if a = strings.TrimSpace(a); a == "" {
+				continue
+			}
+			if _, _, err := splitHostPort(a); err != nil {
+				bad("REDIS_CLUSTER_ADDRS", "%q: %v", a, err)
+			}
+			r.ClusterAddrs = append(r.ClusterAddrs, a)
+		}
+	}
+	if r.URL != "" {
+		if _, err := redis.ParseURL(r.URL); err != nil {
+			bad("REDIS_URL", "cannot be parsed: %v", redactErr(err, r.URL))
+		}
+	} else {
+		host := cmp.Or(get("REDIS_HOST"), "127.0.0.1")
+		port := cmp.Or(get("REDIS_PORT"), "6379")
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			bad("REDIS_PORT", "%q is not a port number (1-65535)", port)
+		}
+		r.Addr = host + ":" + port
+		if v := get("REDIS_DB"); v != "" {
+			if r.DB, err = strconv.Atoi(v); err != nil || r.DB < 0 {
+				bad("REDIS_DB", "%q is not a database number (0 or more)", v)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}
+
+// ParseSchedule parses a refresh-ahead schedule: a five-field cron spec or a descriptor such
+// as @hourly or @every 4s.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	s, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", spec, err)
+	}
+	return s, nil
+}
+
+// LogValue renders the configuration for logs with secrets redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("database", RedactURL(c.DatabaseURL)),
+		slog.String("redis", c.Redis.String()),
+		slog.Bool("warming", c.WarmingEnabled),
+		slog.Bool("phase3", c.Phase3Enabled),
+		slog.String("value_format", c.ValueFormat.String()),
+		slog.String("http", c.HTTPAddr),
+		slog.Bool("api_token_set", c.APIToken != ""),
+		slog.Int("workers", c.Workers),
+	)
+}
+
+// String describes where Redis is, with no password.
+func (r Redis) String() string {
+	switch {
+	case len(r.ClusterAddrs) > 0:
+		return "cluster " + strings.Join(r.ClusterAddrs, ",")
+	case r.URL != "":
+		return RedactURL(r.URL)
+	}
+	return fmt.Sprintf("redis://%s/%d", r.Addr, r.DB)
+}
+
+// NewRedis builds the Redis client: a cluster client when ClusterAddrs is set, otherwise a
+// single-node client. Nothing is dialled until the first command.
+func (r Redis) NewRedis() (redis.UniversalClient, error) {
+	if len(r.ClusterAddrs) > 0 {
+		opts := &redis.ClusterOptions{Addrs: r.ClusterAddrs, Password: r.Password}
+		if r.URL != "" {
+			u, err := redis.ParseURL(r.URL)
+			if err != nil {
+				return nil, fmt.Errorf("REDIS_URL: %w", redactErr(err, r.URL))
+			}
+			opts.Username, opts.Password, opts.TLSConfig = u.Username, cmp.Or(u.Password, r.Password), u.TLSConfig
+		}
+		return redis.NewClusterClient(opts), nil
+	}
+	if r.URL != "" {
+		opts, err := redis.ParseURL(r.URL)
+		if err != nil {
+			return nil, fmt.Errorf("REDIS_URL: %w", redactErr(err, r.URL))
+		}
+		if opts.Password == "" {
+			opts.Password = r.Password
+		}
+		if opts.TLSConfig != nil && opts.TLSConfig.MinVersion == 0 {
+			opts.TLSConfig.MinVersion = tls.VersionTLS12
+		}
+		return redis.NewClient(opts), nil
+	}
+	return redis.NewClient(&redis.Options{Addr: r.Addr, DB: r.DB, Password: r.Password}), nil
+}
+
+// Connect opens and pings the PostgreSQL pool (pgxpool connects lazily, so a bad address only
+// shows at the ping) with room for maxConns connections, and pings Redis.
+func Connect(ctx context.Context, c Config, maxConns int) (*pgxpool.Pool, redis.UniversalClient, error) {
+	pcfg, err := pgxpool.ParseConfig(c.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", redactErr(err, c.DatabaseURL))
+	}
+	if maxConns > 0 {
+		pcfg.MaxConns = int32(maxConns)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres at %s: %w", RedactURL(c.DatabaseURL), redactErr(err, c.DatabaseURL))
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, nil, fmt.Errorf("postgres at %s does not answer: %w", RedactURL(c.DatabaseURL), redactErr(err, c.DatabaseURL))
+	}
+	rdb, err := c.Redis.NewRedis()
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	if err := rdb.Ping(pingCtx).Err(); err != nil {
+		pool.Close()
+		_ = rdb.Close()
+		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", c.Redis, err)
+	}
+	return pool, rdb, nil
+}
+
+// RedactURL returns u with any password replaced by "xxxxx". Key=value connection strings
+// have their password= value replaced.
+func RedactURL(u string) string {
+	if parsed, err := url.Parse(u); err == nil && parsed.Scheme != "" {
+		if _, has := parsed.User.Password(); has {
+			parsed.User = url.UserPassword(parsed.User.Username(), "xxxxx")
+		}
+		q := parsed.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			parsed.RawQuery = q.Encode()
+		}
+		return parsed.String()
+	}
+	fields := strings.Fields(u)
+	for i, f := range fields {
+		if strings.HasPrefix(f, "password=") {
+			fields[i] = "password=xxxxx"
+		}
+	}
+	return strings.Join(fields, " ")
+}
+
+// redactErr strips the password in u from err's text, for drivers that echo the URL.
+func redactErr(err error, u string) error {
+	if err == nil {
+		return nil
+	}
+	pw := passwordOf(u)
+	if pw == "" || !strings.Contains(err.Error(), pw) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+}
+
+func passwordOf(u string) string {
+	if _, rest, ok := strings.Cut(u, "://"); ok {
+		// Read the userinfo by hand: a URL that fails to parse must be redacted too.
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
+				return pw
+			}
+		}
+		if parsed, err := url.Parse(u); err == nil {
+			return parsed.Query().Get("password")
+		}
+		return ""
+	}
+	for f := range strings.FieldsSeq(u) {
+		if v, ok := strings.CutPrefix(f, "password="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func splitHostPort(a string) (string, int, error) {
+	i := strings.LastIndexByte(a, ':')
+	if i <= 0 {
+		return "", 0, errors.New("want host:port")
+	}
+	p, err := strconv.Atoi(a[i+1:])
+	if err != nil || p < 1 || p > 65535 {
+		return "", 0, errors.New("port is not a number 1-65535")
+	}
+	return a[:i], p, nil
+}

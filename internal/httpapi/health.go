@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/cachewarm/cachewarm/internal/metrics"
+)
+
+// Health states, with the original design's thresholds.
+const (
+	Healthy   = "healthy"
+	Degraded  = "degraded"
+	Unhealthy = "unhealthy"
+)
+
+// HealthOf rates a hit rate and an error rate (both percentages): unhealthy below 50% hits
+// or above 10% errors, degraded below 70% hits or above 5% errors, healthy otherwise.
+func HealthOf(hitRate, errorRate float64) string {
+	switch {
+	case hitRate < 50 || errorRate > 10:
+		return Unhealthy
+	case hitRate < 70 || errorRate > 5:
+		return Degraded
+	}
+	return Healthy
+}
+
+type cacheHealth struct {
+	Status    string  `json:"status"`
+	HitRate   float64 `json:"hitRate"`
+	ErrorRate float64 `json:"errorRate"`
+	Error     string  `json:"error,omitempty"`
+}
+
+type depHealth struct {
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+}
+
+type healthBody struct {
+	Status string `json:"status"`
+	Info   struct {
+		Cache    cacheHealth `json:"cache"`
+		Database depHealth   `json:"database"`
+	} `json:"info"`
+}
+
+// health answers GET /health: 200 with the cache's health while Redis and PostgreSQL answer,
+// 503 when either does not.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var (
+		wg              sync.WaitGroup
+		pgErr, redisErr error
+		ks              metrics.KeyspaceStats
+	)
+	wg.Go(func() { pgErr = s.pool.Ping(ctx) })
+	wg.Go(func() { ks, redisErr = metrics.ReadKeyspaceStats(ctx, s.rdb) })
+	wg.Wait()
+
+	var body healthBody
+	body.Status = "ok"
+	body.Info.Database.Status = "up"
+	c := &body.Info.Cache
+	c.HitRate = round1(ks.HitRate())
+	c.ErrorRate = round1(s.metrics.ErrorRate())
+	c.Status = HealthOf(c.HitRate, c.ErrorRate)
+	code := http.StatusOK
+	if redisErr != nil {
+		body.Status, c.Status, c.Error, c.HitRate = "error", Unhealthy, "redis unreachable: "+redisErr.Error(), 0
+		code = http.StatusServiceUnavailable
+	}
+	if pgErr != nil {
+		body.Status, body.Info.Database = "error", depHealth{Status: "down", Error: "postgres unreachable: " + pgErr.Error()}
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, body)
+}
+
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

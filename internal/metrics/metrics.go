@@ -1,0 +1,182 @@
+// Package metrics holds the worker's Prometheus metrics and the figures /health reports.
+// Everything is registered on a registry passed in; nothing is global.
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachewarm/cachewarm/internal/warm"
+	"github.com/cachewarm/cachewarm/jobs"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Metrics records what the worker does. Its methods are safe for concurrent use.
+type Metrics struct {
+	keys          *prometheus.CounterVec
+	bytes         *prometheus.CounterVec
+	skipped       *prometheus.CounterVec
+	failures      *prometheus.CounterVec
+	datasetTime   *prometheus.HistogramVec
+	phaseTime     *prometheus.HistogramVec
+	workflowTime  prometheus.Histogram
+	changeToFresh prometheus.Histogram
+
+	warmsOK, warmsFailed atomic.Uint64
+}
+
+// New creates the metrics and registers them, with collectors of the job table (through
+// pool) and of Redis keyspace statistics (through rdb), on reg.
+func New(reg prometheus.Registerer, pool *pgxpool.Pool, rdb redis.UniversalClient) *Metrics {
+	m := &Metrics{
+		keys: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cachewarm_keys_written_total", Help: "Keys written to Redis, by dataset.",
+		}, []string{"dataset"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cachewarm_bytes_written_total", Help: "Value bytes written to Redis, by dataset.",
+		}, []string{"dataset"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cachewarm_stale_writes_skipped_total", Help: "Writes skipped because Redis held a value from newer data.",
+		}, []string{"dataset"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cachewarm_dataset_failures_total", Help: "Dataset warms that failed (each attempt), by dataset.",
+		}, []string{"dataset"}),
+		datasetTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cachewarm_dataset_duration_seconds", Help: "Time to warm one dataset of one tenant.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"dataset"}),
+		phaseTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cachewarm_phase_duration_seconds", Help: "Time from a phase job's start to its completion.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"phase"}),
+		workflowTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cachewarm_workflow_duration_seconds", Help: "Time from a workflow's first phase insert to its last phase's completion.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 16),
+		}),
+		changeToFresh: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cachewarm_change_to_fresh_seconds", Help: "Time from a source change's transaction to its dataset re-warmed in Redis.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+	reg.MustRegister(m.keys, m.bytes, m.skipped, m.failures, m.datasetTime, m.phaseTime, m.workflowTime, m.changeToFresh)
+	if pool != nil {
+		reg.MustRegister(&jobCollector{pool: pool})
+	}
+	if rdb != nil {
+		reg.MustRegister(&redisCollector{rdb: rdb})
+	}
+	return m
+}
+
+// ObservePhase records a finished phase.
+func (m *Metrics) ObservePhase(o jobs.PhaseOutcome) {
+	m.observeResults(o.Results)
+	m.phaseTime.WithLabelValues(string(o.Args.Phase)).Observe(time.Since(o.Started).Seconds())
+	if len(o.Args.Next) == 0 {
+		m.workflowTime.Observe(time.Since(o.QueuedAt).Seconds())
+	}
+}
+
+// ObserveDatasets records a finished dataset re-warm; for a change, its change-to-fresh time.
+func (m *Metrics) ObserveDatasets(o jobs.DatasetsOutcome) {
+	m.observeResults(o.Results)
+	if o.Args.Reason == "change" && len(warm.Failed(o.Results)) == 0 {
+		m.changeToFresh.Observe(time.Since(o.Inserted).Seconds())
+	}
+}
+
+func (m *Metrics) observeResults(results []warm.Result) {
+	for _, r := range results {
+		m.datasetTime.WithLabelValues(r.Dataset).Observe(r.Duration.Seconds())
+		if r.Err != nil {
+			m.failures.WithLabelValues(r.Dataset).Inc()
+			m.warmsFailed.Add(1)
+			continue
+		}
+		m.warmsOK.Add(1)
+		m.keys.WithLabelValues(r.Dataset).Add(float64(r.Keys))
+		m.bytes.WithLabelValues(r.Dataset).Add(float64(r.Bytes))
+		m.skipped.WithLabelValues(r.Dataset).Add(float64(r.Skipped))
+	}
+}
+
+// ErrorRate is the percentage of dataset warms that failed since the process started.
+func (m *Metrics) ErrorRate() float64 {
+	ok, failed := m.warmsOK.Load(), m.warmsFailed.Load()
+	if ok+failed == 0 {
+		return 0
+	}
+	return 100 * float64(failed) / float64(ok+failed)
+}
+
+// KeyspaceStats are Redis's own counters of reads: what the applications see.
+type KeyspaceStats struct {
+	Hits, Misses uint64
+}
+
+// HitRate is the percentage of reads that hit; 100 when there were none.
+func (s KeyspaceStats) HitRate() float64 {
+	if s.Hits+s.Misses == 0 {
+		return 100
+	}
+	return 100 * float64(s.Hits) / float64(s.Hits+s.Misses)
+}
+
+// ReadKeyspaceStats reads keyspace_hits and keyspace_misses from INFO stats (summed over the
+// masters of a cluster).
+func ReadKeyspaceStats(ctx context.Context, rdb redis.UniversalClient) (KeyspaceStats, error) {
+	var total KeyspaceStats
+	add := func(ctx context.Context, c *redis.Client) error {
+		info, err := c.Info(ctx, "stats").Result()
+		if err != nil {
+			return err
+		}
+		s := parseKeyspace(info)
+		total.Hits += s.Hits
+		total.Misses += s.Misses
+		return nil
+	}
+	var err error
+	switch c := rdb.(type) {
+	case *redis.ClusterClient:
+		err = c.ForEachMaster(ctx, add)
+	case *redis.Client:
+		err = add(ctx, c)
+	default:
+		err = fmt.Errorf("unsupported redis client %T", rdb)
+	}
+	if err != nil {
+		return KeyspaceStats{}, fmt.Errorf("redis info stats: %w", err)
+	}
+	return total, nil
+}
+
+func parseKeyspace(info string) KeyspaceStats {
+	var s KeyspaceStats
+	for line := range strings.SplitSeq(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseUint(v, 10, 64)
+		switch k {
+		case "keyspace_hits":
+			s.Hits = n
+		case "keyspace_misses":
+			s.Misses = n
+		}
+	}
+	return s
+}
+
+// Sets is the number of dataset warms that succeeded since the process started.
+func (m *Metrics) Sets() uint64 { return m.warmsOK.Load() }
+
+// Errors is the number of dataset warms that failed since the process started.
+func (m *Metrics) Errors() uint64 { return m.warmsFailed.Load() }

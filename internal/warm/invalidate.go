@@ -1,0 +1,54 @@
+package warm
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cachewarm/cachewarm/cache"
+)
+
+// Invalidated reports what Invalidate did.
+type Invalidated struct {
+	Tenant   string   `json:"tenant"`
+	Datasets []string `json:"datasets"`
+	// Deleted is the number of keys removed; Rewarm the number of re-warm jobs queued (a
+	// dataset already waiting for a re-warm is not queued twice).
+	Deleted int `json:"deleted"`
+	Rewarm  int `json:"rewarmJobs"`
+}
+
+// Invalidate removes tenant t's keys of the named datasets (every dataset when names is
+// empty) and, if rewarm, queues a re-warm of each. Names are checked before anything is
+// removed.
+func (w *Warmer) Invalidate(ctx context.Context, t cache.Tenant, names []string, rewarm bool, reason string) (Invalidated, error) {
+	if len(names) == 0 {
+		names = w.catalog.Names()
+	}
+	for _, n := range names {
+		if _, err := w.catalog.Lookup(n); err != nil {
+			return Invalidated{}, err
+		}
+	}
+	res := Invalidated{Tenant: t.String(), Datasets: names}
+	var err error
+	if res.Deleted, err = w.writer.Invalidate(ctx, t, names); err != nil {
+		return res, err
+	}
+	if rewarm {
+		if res.Rewarm, err = w.Enqueue(ctx, t, names, reason); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Enqueue queues a re-warm job (jobs.WarmDatasetsArgs) for each named dataset of t unless
+// one is already waiting, through the same SQL function the change triggers use, and returns
+// how many it queued.
+func (w *Warmer) Enqueue(ctx context.Context, t cache.Tenant, names []string, reason string) (int, error) {
+	var n int
+	if err := w.pool.QueryRow(ctx, `SELECT cachewarm.enqueue_dataset_warm($1, $2, $3)`, t.String(), names, reason).Scan(&n); err != nil {
+		return 0, fmt.Errorf("enqueue re-warm of %s: %w", t, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,182 @@
+// Package warm runs dataset queries and streams their rows into Redis: the unit of work every
+// job kind of cachewarm is built from.
+//
+// A dataset is read in one statement that also reads its data version (so both come from one
+// snapshot), and its rows go straight into pipelined, version-guarded writes (cache.Writer): a
+// tenant's data is never held in memory whole.
+package warm
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Warmer warms datasets of tenants. It is safe for concurrent use.
+type Warmer struct {
+	pool    *pgxpool.Pool
+	writer  *cache.Writer
+	keys    cache.Keys
+	catalog *catalog.Catalog
+	logger  *slog.Logger
+}
+
+// New returns a Warmer that reads through pool and writes through writer, building keys with
+// keys.
+func New(pool *pgxpool.Pool, writer *cache.Writer, keys cache.Keys, cat *catalog.Catalog, logger *slog.Logger) *Warmer {
+	return &Warmer{pool: pool, writer: writer, keys: keys, catalog: cat, logger: logger}
+}
+
+// Catalog returns the warmer's dataset catalog.
+func (w *Warmer) Catalog() *catalog.Catalog { return w.catalog }
+
+// Keys returns the warmer's key builder.
+func (w *Warmer) Keys() cache.Keys { return w.keys }
+
+// Result is the outcome of warming one dataset of one tenant.
+type Result struct {
+	Dataset string
+	// Version is the data version the values were read at.
+	Version int64
+	cache.WriteStats
+	// Query is the time spent reading from PostgreSQL, Duration the whole warm.
+	Query, Duration time.Duration
+	// Err is why the dataset failed, nil if it did not.
+	Err error
+}
+
+// Failed returns the results that failed.
+func Failed(results []Result) []Result {
+	var out []Result
+	for _, r := range results {
+		if r.Err != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Total adds up results' write statistics.
+func Total(results []Result) cache.WriteStats {
+	var s cache.WriteStats
+	for _, r := range results {
+		s.Add(r.WriteStats)
+	}
+	return s
+}
+
+// Datasets warms the named datasets of tenant t one after another. A failing dataset does
+// not stop the others: each result carries its own error. It returns an error only when the
+// work could not start (an unknown dataset name, the database unreachable).
+func (w *Warmer) Datasets(ctx context.Context, t cache.Tenant, names []string) ([]Result, error) {
+	datasets := make([]catalog.Dataset, 0, len(names))
+	for _, n := range names {
+		d, err := w.catalog.Lookup(n)
+		if err != nil {
+			return nil, err
+		}
+		datasets = append(datasets, d)
+	}
+	if _, err := w.pool.Exec(ctx, ensureVersionsSQL, t.String(), names); err != nil {
+		return nil, fmt.Errorf("warm %s: versions: %w", t, err)
+	}
+	results := make([]Result, 0, len(datasets))
+	for _, d := range datasets {
+		r := w.dataset(ctx, t, d)
+		if r.Err != nil {
+			w.logger.WarnContext(ctx, "dataset failed", "tenant", t.String(), "dataset", d.Name, "err", r.Err)
+		}
+		results = append(results, r)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return results, nil
+}
+
+// Phase warms every dataset of phase p for tenant t.
+func (w *Warmer) Phase(ctx context.Context, t cache.Tenant, p catalog.Phase) ([]Result, error) {
+	ds := w.catalog.Phase(p)
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.Name
+	}
+	return w.Datasets(ctx, t, names)
+}
+
+// dataset reads d for t and writes its keys.
+func (w *Warmer) dataset(ctx context.Context, t cache.Tenant, d catalog.Dataset) Result {
+	start := time.Now()
+	res := Result{Dataset: d.Name}
+	res.Err = w.stream(ctx, t, d, &res)
+	if res.Err != nil {
+		res.Err = fmt.Errorf("warm %s/%s: %w", t, d.Name, res.Err)
+	}
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, res *Result) error {
+	queryStart := time.Now()
+	rows, err := w.pool.Query(ctx, fmt.Sprintf(datasetSQL, d.SQL), t.String(), d.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var batch *cache.Batch
+	var prefix, suffix string
+	var queryTime time.Duration
+	for rows.Next() {
+		readStart := time.Now()
+		if err := rows.Scan(&res.Version, &prefix, &suffix, nil); err != nil {
+			return err
+		}
+		raw := rows.RawValues()[3]
+		if batch == nil {
+			batch = w.writer.NewBatch(res.Version, d.TTL, cache.IndexKey(t, d.Name))
+			queryTime += time.Since(queryStart)
+		} else {
+			queryTime += time.Since(readStart)
+		}
+		if raw == nil { // no value (for example no open period): nothing to cache
+			continue
+		}
+		if err := batch.Add(ctx, w.keys.Join(prefix, t, suffix), raw); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if batch == nil {
+		res.Query = time.Since(queryStart)
+		return nil
+	}
+	err = batch.Flush(ctx)
+	res.WriteStats = batch.Stats()
+	res.Query = queryTime
+	return err
+}
+
+const (
+	// ensureVersionsSQL gives each tenant x dataset a version row on its first warm, set to
+	// the clock: versions then only grow, even if this database is new and Redis still holds
+	// versions written from an older one.
+	ensureVersionsSQL = `
+INSERT INTO cachewarm.dataset_versions (tenant_id, dataset, version)
+SELECT $1::text, d, cachewarm.clock_version() FROM unnest($2::text[]) AS d
+ON CONFLICT (tenant_id, dataset) DO NOTHING`
+
+	// datasetSQL wraps a dataset query so the same statement (so the same snapshot) reads
+	// the tenant x dataset version.
+	datasetSQL = `
+SELECT v.version, q.prefix, q.suffix, q.value
+FROM (SELECT coalesce((SELECT version FROM cachewarm.dataset_versions
+                       WHERE tenant_id = $1::text AND dataset = $2::text), 0) AS version) AS v
+CROSS JOIN (%s) AS q`
+)

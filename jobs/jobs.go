@@ -1,0 +1,39 @@
+// Package jobs defines cachewarm's River job kinds (args and workers), one file per kind.
+//
+// Kinds are permanent: they are stored in the job table and matched by name.
+package jobs
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Queues. Change-driven re-warms have a queue of their own so a full warm in progress never
+// delays them.
+const (
+	// QueueWarm runs workflow phases and refresh fan-outs.
+	QueueWarm = "warm"
+	// QueueChange runs re-warms of datasets whose source rows changed.
+	QueueChange = "change"
+)
+
+// Timeouts, chosen together with the River client's RescueStuckJobsAfter (see package
+// worker): a phase of one tenant writes a few thousand keys and takes well under a second, so
+// a minute is ample, and a job whose worker died is rescued soon after the timeout.
+const (
+	PhaseTimeout   = time.Minute
+	DatasetTimeout = 30 * time.Second
+	RefreshTimeout = time.Minute
+)
+
+// MaxAttempts of a phase or dataset job. With [backoff] the retries span about 90 seconds, so
+// a Redis or PostgreSQL outage of that length is ridden out.
+const MaxAttempts = 8
+
+// backoff is the delay before retry number attempt (1-based): 1 s doubling to at most 30 s,
+// with up to 20% jitter so a burst of failures does not retry in lockstep.
+func backoff(attempt int) time.Duration {
+	d := time.Second << min(attempt-1, 5)
+	d = min(d, 30*time.Second)
+	return d + time.Duration(rand.Int64N(int64(d/5)+1))
+}

@@ -1,0 +1,133 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/warm"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+)
+
+// WarmPhaseArgs is one phase of one tenant's workflow. Next lists the phases that follow it;
+// completing this job inserts the first of them in the same transaction.
+type WarmPhaseArgs struct {
+	WorkflowID int64           `json:"workflow_id"`
+	TenantID   string          `json:"tenant_id"`
+	Phase      catalog.Phase   `json:"phase"`
+	Next       []catalog.Phase `json:"next,omitempty"`
+}
+
+// Kind is the permanent job kind.
+func (WarmPhaseArgs) Kind() string { return "cachewarm.warm_phase" }
+
+// InsertOpts puts the phase on the warm queue at its priority (critical 1, high 2, medium 3).
+func (a WarmPhaseArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueWarm, Priority: a.Phase.Priority(), MaxAttempts: MaxAttempts}
+}
+
+// PhaseOutcome is what a phase job reports to its workflow when it finishes: on success, or
+// on its last attempt with the datasets that still failed.
+type PhaseOutcome struct {
+	Args     WarmPhaseArgs
+	JobID    int64
+	Attempts int
+	QueuedAt time.Time
+	Started  time.Time
+	Results  []warm.Result
+}
+
+// Workflow is what the phase worker needs from the workflow service (package workflows).
+type Workflow interface {
+	// MarkRunning records that the workflow's first phase started.
+	MarkRunning(ctx context.Context, workflowID int64) error
+	// CompletePhase records the outcome inside tx and inserts the next phase, if any.
+	CompletePhase(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], o PhaseOutcome) error
+}
+
+// WarmPhaseWorker warms one phase of one tenant.
+type WarmPhaseWorker struct {
+	river.WorkerDefaults[WarmPhaseArgs]
+	pool     *pgxpool.Pool
+	warmer   *warm.Warmer
+	workflow Workflow
+	observe  func(PhaseOutcome)
+	logger   *slog.Logger
+}
+
+// NewWarmPhaseWorker returns the worker. observe, if not nil, is called with every finished
+// phase (for metrics).
+func NewWarmPhaseWorker(pool *pgxpool.Pool, warmer *warm.Warmer, wf Workflow, observe func(PhaseOutcome), logger *slog.Logger) *WarmPhaseWorker {
+	return &WarmPhaseWorker{pool: pool, warmer: warmer, workflow: wf, observe: observe, logger: logger}
+}
+
+// Timeout bounds one attempt.
+func (w *WarmPhaseWorker) Timeout(*river.Job[WarmPhaseArgs]) time.Duration { return PhaseTimeout }
+
+// NextRetry spaces retries with backoff.
+func (w *WarmPhaseWorker) NextRetry(job *river.Job[WarmPhaseArgs]) time.Time {
+	return time.Now().Add(backoff(job.Attempt))
+}
+
+// Work warms the phase. While attempts remain, a failing dataset fails the job (River retries
+// it). On the last attempt the phase is recorded as failed instead, and the workflow goes on:
+// one bad dataset never blocks the later phases.
+func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs]) error {
+	t, err := cache.ParseTenant(job.Args.TenantID)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	started := time.Now()
+	if err := w.workflow.MarkRunning(ctx, job.Args.WorkflowID); err != nil {
+		return err
+	}
+	results, err := w.warmer.Phase(ctx, t, job.Args.Phase)
+	if err != nil {
+		return err
+	}
+	failed := warm.Failed(results)
+	if len(failed) > 0 && job.Attempt < job.MaxAttempts && ctx.Err() == nil {
+		return phaseError(job.Args, failed)
+	}
+	outcome := PhaseOutcome{Args: job.Args, JobID: job.ID, Attempts: job.Attempt, QueuedAt: job.CreatedAt, Started: started, Results: results}
+	// The job's own deadline may have passed: record the outcome regardless.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.complete(cctx, job, outcome); err != nil {
+		return fmt.Errorf("complete phase %s of %s: %w", job.Args.Phase, t, err)
+	}
+	if w.observe != nil {
+		w.observe(outcome)
+	}
+	return nil
+}
+
+func (w *WarmPhaseWorker) complete(ctx context.Context, job *river.Job[WarmPhaseArgs], o PhaseOutcome) error {
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		if err := w.workflow.CompletePhase(ctx, tx, client, o); err != nil {
+			return err
+		}
+		_, err := river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx, job)
+		return err
+	})
+}
+
+func phaseError(a WarmPhaseArgs, failed []warm.Result) error {
+	msgs := make([]string, len(failed))
+	for i, f := range failed {
+		msgs[i] = f.Err.Error()
+	}
+	return fmt.Errorf("phase %s of %s: %d dataset(s) failed: %w", a.Phase, a.TenantID, len(failed), errors.New(strings.Join(msgs, "; ")))
+}

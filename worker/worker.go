@@ -1,0 +1,277 @@
+// Package worker assembles a cachewarm worker from explicit dependencies: the River client
+// with its queues, workers and refresh-ahead periodic jobs, the startup warm, and the HTTP
+// server.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/config"
+	"github.com/cachewarm/cachewarm/internal/httpapi"
+	"github.com/cachewarm/cachewarm/internal/metrics"
+	"github.com/cachewarm/cachewarm/internal/warm"
+	"github.com/cachewarm/cachewarm/jobs"
+	"github.com/cachewarm/cachewarm/migrations"
+	"github.com/cachewarm/cachewarm/workflows"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"riverqueue.com/riverui"
+)
+
+// River fetch settings. A 5 ms cooldown lets a queue drain at thousands of jobs a second and
+// starts a notified job within a few milliseconds; the poll only matters for a missed
+// notification.
+const (
+	fetchCooldown     = 5 * time.Millisecond
+	fetchPollInterval = 250 * time.Millisecond
+	// rescueStuckJobsAfter must exceed the longest job timeout (jobs.PhaseTimeout, one
+	// minute). River's rescuer runs about every 30 s, so a job left running by a killed
+	// worker is retried within about 75 s + 30 s: under two minutes.
+	rescueStuckJobsAfter = 75 * time.Second
+)
+
+// Deps are the worker's dependencies, built by the caller.
+type Deps struct {
+	Config  config.Config
+	Pool    *pgxpool.Pool
+	Redis   redis.UniversalClient
+	Catalog *catalog.Catalog
+	Logger  *slog.Logger
+	// Registry receives the worker's metrics; nil makes a new one.
+	Registry *prometheus.Registry
+}
+
+// Worker is a running cachewarm worker.
+type Worker struct {
+	cfg       config.Config
+	pool      *pgxpool.Pool
+	rdb       redis.UniversalClient
+	logger    *slog.Logger
+	client    *river.Client[pgx.Tx]
+	workflows *workflows.Service
+	warmer    *warm.Warmer
+	metrics   *metrics.Metrics
+	registry  *prometheus.Registry
+}
+
+// New builds a worker; nothing runs until Run.
+func New(d Deps) (*Worker, error) {
+	cfg := d.Config
+	reg := d.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	w := &Worker{cfg: cfg, pool: d.Pool, rdb: d.Redis, logger: d.Logger, registry: reg}
+	w.metrics = metrics.New(reg, d.Pool, d.Redis)
+	w.workflows = workflows.New(d.Pool, d.Logger)
+	w.warmer = warm.New(d.Pool, cache.NewWriter(d.Redis, cfg.ValueFormat), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, w.metrics.ObservePhase, d.Logger))
+	river.AddWorker(workers, jobs.NewWarmDatasetsWorker(w.warmer, w.metrics.ObserveDatasets, d.Logger))
+	river.AddWorker(workers, jobs.NewRefreshWorker(w.workflows.StartRefresh, d.Logger))
+
+	periodic, err := refreshJobs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	client, err := river.NewClient(riverpgxv5.New(d.Pool), &river.Config{
+		Schema:               migrations.Schema,
+		Logger:               d.Logger,
+		Workers:              workers,
+		Queues:               map[string]river.QueueConfig{jobs.QueueWarm: {MaxWorkers: cfg.Workers}, jobs.QueueChange: {MaxWorkers: cfg.ChangeWorkers}},
+		FetchCooldown:        fetchCooldown,
+		FetchPollInterval:    fetchPollInterval,
+		JobTimeout:           jobs.PhaseTimeout,
+		RescueStuckJobsAfter: rescueStuckJobsAfter,
+		PeriodicJobs:         periodic,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	w.client = client
+	return w, nil
+}
+
+// refreshJobs are the refresh-ahead periodic jobs, one per enabled phase. River runs them on
+// the elected leader only.
+func refreshJobs(cfg config.Config) ([]*river.PeriodicJob, error) {
+	if !cfg.WarmingEnabled {
+		return nil, nil
+	}
+	specs := []struct {
+		phase catalog.Phase
+		spec  string
+	}{{catalog.PhaseCritical, cfg.RefreshCritical}, {catalog.PhaseHigh, cfg.RefreshHigh}}
+	if cfg.Phase3Enabled {
+		specs = append(specs, struct {
+			phase catalog.Phase
+			spec  string
+		}{catalog.PhaseMedium, cfg.RefreshMedium})
+	}
+	var out []*river.PeriodicJob
+	for _, s := range specs {
+		sched, err := config.ParseSchedule(s.spec)
+		if err != nil {
+			return nil, fmt.Errorf("refresh %s: %w", s.phase, err)
+		}
+		args := jobs.RefreshArgs{Phase: s.phase, Spread: jobs.RefreshSpread(sched.Next)}
+		out = append(out, river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) { return args, nil },
+			&river.PeriodicJobOpts{ID: "refresh_" + string(s.phase)}))
+	}
+	return out, nil
+}
+
+// Client returns the River client (for inserting jobs in-process).
+func (w *Worker) Client() *river.Client[pgx.Tx] { return w.client }
+
+// Workflows returns the workflow service.
+func (w *Worker) Workflows() *workflows.Service { return w.workflows }
+
+// Warmer returns the dataset warmer.
+func (w *Worker) Warmer() *warm.Warmer { return w.warmer }
+
+// Metrics returns the worker's metrics.
+func (w *Worker) Metrics() *metrics.Metrics { return w.metrics }
+
+// DefaultPhases are the phases a workflow runs when none are named: critical and high, and
+// medium when CACHE_WARMING_PHASE3_ENABLED is on.
+func DefaultPhases(cfg config.Config) []catalog.Phase {
+	if cfg.Phase3Enabled {
+		return catalog.Phases
+	}
+	return []catalog.Phase{catalog.PhaseCritical, catalog.PhaseHigh}
+}
+
+// Options tune Run.
+type Options struct {
+	// HTTP, if set, is the listener to serve HTTP on; otherwise Run listens on
+	// Config.HTTPAddr. Set NoHTTP to serve nothing.
+	HTTP   net.Listener
+	NoHTTP bool
+}
+
+// Run starts River, serves HTTP, enqueues the startup warm, logs the cache statistics every
+// five minutes, and on ctx's cancellation stops gracefully: running jobs get until
+// Config.ShutdownTimeout to finish, then are cancelled and go back to the queue.
+func (w *Worker) Run(ctx context.Context, opts Options) error {
+	var srv *http.Server
+	if !opts.NoHTTP {
+		handler, err := w.httpHandler(ctx)
+		if err != nil {
+			return err
+		}
+		srv = httpapi.NewHTTPServer(w.cfg.HTTPAddr, handler)
+		ln := opts.HTTP
+		if ln == nil {
+			if ln, err = net.Listen("tcp", w.cfg.HTTPAddr); err != nil {
+				return fmt.Errorf("http listen %s: %w", w.cfg.HTTPAddr, err)
+			}
+		}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				w.logger.ErrorContext(ctx, "http server stopped", "err", err)
+			}
+		}()
+		w.logger.InfoContext(ctx, "http listening", "addr", ln.Addr().String())
+	}
+
+	if err := w.client.Start(ctx); err != nil {
+		return fmt.Errorf("start river: %w", err)
+	}
+	w.logger.InfoContext(ctx, "worker started", "config", w.cfg)
+
+	if w.cfg.WarmingEnabled {
+		runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: DefaultPhases(w.cfg), Trigger: workflows.TriggerStartup})
+		if err != nil {
+			w.logger.ErrorContext(ctx, "startup warm not enqueued", "err", err)
+		} else {
+			w.logger.InfoContext(ctx, "startup warm enqueued", "tenants", len(runs))
+		}
+	}
+
+	go w.logStats(ctx, 5*time.Minute)
+	<-ctx.Done()
+	return w.stop(srv)
+}
+
+func (w *Worker) stop(srv *http.Server) error {
+	stopCtx, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownTimeout)
+	defer cancel()
+	w.logger.Info("stopping: letting running jobs finish", "timeout", w.cfg.ShutdownTimeout)
+	err := w.client.Stop(stopCtx)
+	if err != nil {
+		w.logger.Warn("jobs still running at the shutdown timeout: cancelling them (they will be retried)", "err", err)
+		hardCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = w.client.StopAndCancel(hardCtx)
+	}
+	if srv != nil {
+		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutCtx)
+	}
+	if err != nil {
+		return fmt.Errorf("stop river: %w", err)
+	}
+	w.logger.Info("stopped")
+	return nil
+}
+
+func (w *Worker) httpHandler(ctx context.Context) (http.Handler, error) {
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(w.client, nil),
+		Logger:    w.logger,
+		Prefix:    "/riverui",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river ui: %w", err)
+	}
+	if err := ui.Start(ctx); err != nil {
+		return nil, fmt.Errorf("river ui: %w", err)
+	}
+	return httpapi.New(httpapi.Deps{
+		Pool: w.pool, Redis: w.rdb, Metrics: w.metrics, Gatherer: w.registry,
+		API:     &httpapi.API{Workflows: w.workflows, Client: w.client, Warmer: w.warmer, DefaultPhases: DefaultPhases(w.cfg)},
+		RiverUI: ui, Token: w.cfg.APIToken, Logger: w.logger,
+	}), nil
+}
+
+// logStats logs the SPEC §6 statistics line every interval until ctx ends.
+func (w *Worker) logStats(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			w.logger.InfoContext(ctx, w.StatsLine(ctx))
+		}
+	}
+}
+
+// StatsLine is the statistics line of SPEC §6, from Redis's keyspace counters.
+func (w *Worker) StatsLine(ctx context.Context) string {
+	ks, err := metrics.ReadKeyspaceStats(ctx, w.rdb)
+	if err != nil {
+		return "Cache Stats - unavailable: " + err.Error()
+	}
+	hr := ks.HitRate()
+	return fmt.Sprintf("Cache Stats - Hit Rate: %.2f%%, Hits: %d, Misses: %d, Sets: %d, Errors: %d, Health: %s",
+		hr, ks.Hits, ks.Misses, w.metrics.Sets(), w.metrics.Errors(), httpapi.HealthOf(hr, w.metrics.ErrorRate()))
+}

@@ -1,0 +1,111 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Filter selects workflows to list.
+type Filter struct {
+	// Tenant, if set, lists only that tenant's workflows.
+	Tenant string
+	// Failed lists only workflows that ended partial or failed.
+	Failed bool
+	// Limit caps the number listed (default 20).
+	Limit int
+}
+
+// Summary is one workflow run with its phases.
+type Summary struct {
+	ID          int64      `json:"id"`
+	Tenant      string     `json:"tenant"`
+	Trigger     string     `json:"trigger"`
+	State       string     `json:"state"`
+	Phases      []string   `json:"phases"`
+	CreatedAt   time.Time  `json:"createdAt"`
+	StartedAt   *time.Time `json:"startedAt,omitempty"`
+	FinishedAt  *time.Time `json:"finishedAt,omitempty"`
+	Keys        int64      `json:"keysWritten"`
+	Bytes       int64      `json:"bytesWritten"`
+	Failures    []Failure  `json:"failures"`
+	PhaseDetail []Phase    `json:"phaseDetail"`
+}
+
+// Failure is a dataset that exhausted its retries.
+type Failure struct {
+	Phase   string `json:"phase"`
+	Dataset string `json:"dataset"`
+	Error   string `json:"error"`
+}
+
+// Phase is one phase of a workflow: finished (from workflow_phases) or still in the job
+// table (state, attempt and last error from River).
+type Phase struct {
+	Phase       string     `json:"phase"`
+	State       string     `json:"state"`
+	JobID       int64      `json:"jobId,omitempty"`
+	Attempt     int        `json:"attempt"`
+	MaxAttempts int        `json:"maxAttempts,omitempty"`
+	Keys        int64      `json:"keysWritten"`
+	DurationMS  *int64     `json:"durationMs,omitempty"`
+	LastError   string     `json:"lastError,omitempty"`
+	FinishedAt  *time.Time `json:"finishedAt,omitempty"`
+}
+
+// List returns recent workflows, newest first.
+func (s *Service) List(ctx context.Context, f Filter) ([]Summary, error) {
+	if f.Limit <= 0 {
+		f.Limit = 20
+	}
+	rows, err := s.pool.Query(ctx, listSQL, f.Tenant, f.Failed, f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("list workflows: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Summary, error) {
+		var sm Summary
+		var failures, phases []byte
+		err := r.Scan(&sm.ID, &sm.Tenant, &sm.Trigger, &sm.State, &sm.Phases, &sm.CreatedAt, &sm.StartedAt,
+			&sm.FinishedAt, &sm.Keys, &sm.Bytes, &failures, &phases)
+		if err != nil {
+			return sm, err
+		}
+		if err := json.Unmarshal(failures, &sm.Failures); err != nil {
+			return sm, err
+		}
+		return sm, json.Unmarshal(phases, &sm.PhaseDetail)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list workflows: %w", err)
+	}
+	return out, nil
+}
+
+const listSQL = `
+SELECT r.id, r.tenant_id, r.trigger, r.state, r.phases, r.created_at, r.started_at, r.finished_at,
+       r.keys_written, r.bytes_written, r.failures,
+       coalesce((
+         SELECT json_agg(x ORDER BY array_position(r.phases, x.phase))
+         FROM (
+           SELECT p.phase, p.state, p.job_id AS "jobId", p.attempts AS attempt, 0 AS "maxAttempts",
+                  p.keys_written AS "keysWritten",
+                  (extract(epoch FROM p.finished_at - p.started_at) * 1000)::bigint AS "durationMs",
+                  coalesce(p.failures -> 0 ->> 'error', '') AS "lastError", p.finished_at AS "finishedAt"
+           FROM cachewarm.workflow_phases p WHERE p.workflow_id = r.id
+           UNION ALL
+           SELECT j.args ->> 'phase', j.state::text, j.id, j.attempt, j.max_attempts, 0, NULL,
+                  coalesce(j.errors[array_length(j.errors, 1)] ->> 'error', ''), NULL
+           FROM cachewarm.river_job j
+           WHERE j.kind = 'cachewarm.warm_phase' AND (j.args ->> 'workflow_id')::bigint = r.id
+             AND j.state NOT IN ('completed')
+             AND NOT EXISTS (SELECT 1 FROM cachewarm.workflow_phases p2
+                             WHERE p2.workflow_id = r.id AND p2.phase = j.args ->> 'phase')
+         ) AS x), '[]')
+FROM cachewarm.workflow_runs r
+WHERE ($1::text = '' OR r.tenant_id = $1::text)
+  AND (NOT $2::bool OR r.state IN ('partial', 'failed', 'cancelled'))
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT $3`

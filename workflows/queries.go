@@ -1,0 +1,70 @@
+package workflows
+
+const (
+	activeTenantsSQL = `SELECT id FROM tenants WHERE active ORDER BY id`
+	knownTenantsSQL  = `SELECT id FROM tenants WHERE active AND id = ANY($1::text[]) ORDER BY id`
+
+	// insertRunsSQL starts a run for each tenant that has no active one; the partial unique
+	// index workflow_runs_one_active makes concurrent starts for one tenant agree.
+	insertRunsSQL = `
+INSERT INTO cachewarm.workflow_runs (tenant_id, trigger, phases)
+SELECT t, $2::text, $3::text[] FROM unnest($1::text[]) AS t
+ON CONFLICT (tenant_id) WHERE state IN ('queued', 'running') DO NOTHING
+RETURNING id, tenant_id, false`
+
+	activeRunsSQL = `
+SELECT id, tenant_id, true FROM cachewarm.workflow_runs
+WHERE state IN ('queued', 'running') AND tenant_id = ANY($1::text[]) AND NOT tenant_id = ANY($2::text[])`
+
+	markRunningSQL = `
+UPDATE cachewarm.workflow_runs SET state = 'running', started_at = coalesce(started_at, now())
+WHERE id = $1 AND state IN ('queued', 'running')`
+
+	recordPhaseSQL = `
+WITH phase AS (
+    INSERT INTO cachewarm.workflow_phases
+        (workflow_id, phase, state, job_id, attempts, queued_at, started_at, finished_at, keys_written, bytes_written, failures)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10::jsonb)
+    ON CONFLICT (workflow_id, phase) DO UPDATE SET
+        state = excluded.state, job_id = excluded.job_id, attempts = excluded.attempts,
+        started_at = excluded.started_at, finished_at = excluded.finished_at,
+        keys_written = excluded.keys_written, bytes_written = excluded.bytes_written, failures = excluded.failures
+)
+UPDATE cachewarm.workflow_runs
+SET keys_written = keys_written + $8, bytes_written = bytes_written + $9,
+    failures = failures || $10::jsonb, state = 'running', started_at = coalesce(started_at, $7)
+WHERE id = $1`
+
+	// finishSQL closes a workflow after its last phase. It reads workflow_phases, which the
+	// same transaction has just written.
+	finishSQL = `
+UPDATE cachewarm.workflow_runs r
+SET finished_at = now(),
+    state = CASE
+        WHEN p.failed = 0 THEN 'completed'
+        WHEN p.failed = cardinality(r.phases) THEN 'failed'
+        ELSE 'partial' END
+FROM (SELECT count(*) FILTER (WHERE state = 'failed') AS failed
+      FROM cachewarm.workflow_phases WHERE workflow_id = $1) AS p
+WHERE r.id = $1`
+
+	// notifySQL wakes every worker's producer for a queue, as River's own insert
+	// notification does (channel <schema>.river_insert).
+	notifySQL = `SELECT pg_notify('cachewarm.river_insert', json_build_object('queue', $1::text)::text)`
+)
+
+const (
+	progressRunsSQL = `
+SELECT count(*) FILTER (WHERE finished_at IS NOT NULL OR state = 'cancelled'),
+       count(*) FILTER (WHERE state = 'completed'),
+       coalesce(sum(keys_written), 0)::bigint, coalesce(sum(bytes_written), 0)::bigint
+FROM cachewarm.workflow_runs WHERE id = ANY($1::bigint[])`
+
+	progressPhasesSQL = `
+SELECT ph, count(p.workflow_id)::int, count(*)::int
+FROM cachewarm.workflow_runs r
+CROSS JOIN LATERAL unnest(r.phases) AS ph
+LEFT JOIN cachewarm.workflow_phases p ON p.workflow_id = r.id AND p.phase = ph
+WHERE r.id = ANY($1::bigint[])
+GROUP BY ph`
+)
