@@ -4,6 +4,8 @@
 package jobs
 
 import (
+	"context"
+	"errors"
 	"math/rand/v2"
 	"time"
 )
@@ -36,4 +38,11 @@ func backoff(attempt int) time.Duration {
 	d := time.Second << min(attempt-1, 5)
 	d = min(d, 30*time.Second)
 	return d + time.Duration(rand.Int64N(int64(d/5)+1))
+}
+
+// stopping reports whether the job's context was cancelled (the worker is shutting down hard)
+// rather than timed out. Such a job returns river.JobSnooze(0): it goes back to the queue at
+// once, for the next worker, without using an attempt.
+func stopping(ctx context.Context) bool {
+	return errors.Is(ctx.Err(), context.Canceled)
 }

@@ -71,6 +71,9 @@ func (w *WarmDatasetsWorker) Work(ctx context.Context, job *river.Job[WarmDatase
 	if w.observe != nil {
 		w.observe(DatasetsOutcome{Args: job.Args, Inserted: job.CreatedAt, Results: results})
 	}
+	if stopping(ctx) {
+		return river.JobSnooze(0)
+	}
 	if failed := warm.Failed(results); len(failed) > 0 {
 		return failed[0].Err
 	}

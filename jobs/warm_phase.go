@@ -94,7 +94,10 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 		return err
 	}
 	failed := warm.Failed(results)
-	if len(failed) > 0 && job.Attempt < job.MaxAttempts && ctx.Err() == nil {
+	if stopping(ctx) {
+		return river.JobSnooze(0)
+	}
+	if len(failed) > 0 && job.Attempt < job.MaxAttempts {
 		return phaseError(job.Args, failed)
 	}
 	outcome := PhaseOutcome{Args: job.Args, JobID: job.ID, Attempts: job.Attempt, QueuedAt: job.CreatedAt, Started: started, Results: results}

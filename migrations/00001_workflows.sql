@@ -29,6 +29,9 @@ CREATE TABLE cachewarm.workflow_phases (
     phase         text        NOT NULL,
     state         text        NOT NULL CHECK (state IN ('completed', 'failed')),
     job_id        bigint      NOT NULL,
+    -- next_job_id is the next phase's job, inserted by the transaction that wrote this row
+    -- and completed job_id.
+    next_job_id   bigint,
     attempts      integer     NOT NULL,
     queued_at     timestamptz NOT NULL,
     started_at    timestamptz NOT NULL,

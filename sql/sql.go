@@ -7,7 +7,21 @@
 //	value   the value as compact JSON text, exactly as JSON.stringify writes what a NestJS app
 //	        would cache from the same SQL through node-postgres
 //
-// The Go side puts the tenant between prefix and suffix (see cache.Keys.Join).
+// The Go side puts the tenant between prefix and suffix (see cache.Keys.Join). Each query is run
+// wrapped as a subquery, SELECT ... FROM (<query>) q, so it has no trailing semicolon and its
+// comments are whole lines at the top. It filters every table on tenant_id = $1::text and names
+// tables unqualified, so they resolve through the connection's search_path.
+//
+// # Writing a value
+//
+// Values are built in SQL so that they are byte-identical to JSON.stringify of the rows
+// node-postgres returns: an object is row_to_json of a row of camelCase aliases; a list is
+// '[' || string_agg(row_to_json(x)::text, ',' ORDER BY ...) || ']' wrapped in coalesce(..., '[]')
+// (json_agg, jsonb and json_build_object would add whitespace or reorder keys); a nested list is
+// such text cast to json. Columns are cast as node-postgres would return them: bigint and numeric
+// ::text (JSON strings), timestamptz with to_char(ts AT TIME ZONE 'UTC',
+// 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), date with to_char(d, 'YYYY-MM-DD'); integer and boolean
+// as they are. "Today" is (now() AT TIME ZONE 'UTC')::date.
 package sql
 
 import "embed"

@@ -23,10 +23,10 @@ WHERE id = $1 AND state IN ('queued', 'running')`
 	recordPhaseSQL = `
 WITH phase AS (
     INSERT INTO cachewarm.workflow_phases
-        (workflow_id, phase, state, job_id, attempts, queued_at, started_at, finished_at, keys_written, bytes_written, failures)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10::jsonb)
+        (workflow_id, phase, state, job_id, attempts, queued_at, started_at, finished_at, keys_written, bytes_written, failures, next_job_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10::jsonb, $11)
     ON CONFLICT (workflow_id, phase) DO UPDATE SET
-        state = excluded.state, job_id = excluded.job_id, attempts = excluded.attempts,
+        state = excluded.state, job_id = excluded.job_id, attempts = excluded.attempts, next_job_id = excluded.next_job_id,
         started_at = excluded.started_at, finished_at = excluded.finished_at,
         keys_written = excluded.keys_written, bytes_written = excluded.bytes_written, failures = excluded.failures
 )

@@ -236,22 +236,26 @@ func (s *Service) CompletePhase(ctx context.Context, tx pgx.Tx, client *river.Cl
 		return err
 	}
 	id := o.Args.WorkflowID
-	if _, err := tx.Exec(ctx, recordPhaseSQL, id, string(o.Args.Phase), state, o.JobID, o.Attempts,
-		o.QueuedAt, o.Started, keys, bytes, string(fj)); err != nil {
-		return fmt.Errorf("record phase: %w", err)
-	}
+	var nextJob *int64
 	if len(o.Args.Next) > 0 {
 		next := jobs.WarmPhaseArgs{WorkflowID: id, TenantID: o.Args.TenantID, Phase: o.Args.Next[0], Next: o.Args.Next[1:]}
-		if _, err := client.InsertTx(ctx, tx, next, nil); err != nil {
+		res, err := client.InsertTx(ctx, tx, next, nil)
+		if err != nil {
 			return fmt.Errorf("insert phase %s: %w", next.Phase, err)
 		}
+		nextJob = &res.Job.ID
 		if _, err := tx.Exec(ctx, notifySQL, jobs.QueueWarm); err != nil {
 			return fmt.Errorf("notify: %w", err)
 		}
-		return nil
 	}
-	if _, err := tx.Exec(ctx, finishSQL, id); err != nil {
-		return fmt.Errorf("finish workflow %d: %w", id, err)
+	if _, err := tx.Exec(ctx, recordPhaseSQL, id, string(o.Args.Phase), state, o.JobID, o.Attempts,
+		o.QueuedAt, o.Started, keys, bytes, string(fj), nextJob); err != nil {
+		return fmt.Errorf("record phase: %w", err)
+	}
+	if nextJob == nil {
+		if _, err := tx.Exec(ctx, finishSQL, id); err != nil {
+			return fmt.Errorf("finish workflow %d: %w", id, err)
+		}
 	}
 	return nil
 }

@@ -160,10 +160,52 @@ func (c *Catalog) Names() []string {
 	return out
 }
 
-// defaultDatasets is SPEC §3's table.
+// defaultDatasets is SPEC §3's table. Tables lists every table a dataset's query reads, so a
+// change to any of them re-warms the dataset; tenants is listed where the query reads the
+// tenant's base currency.
 func defaultDatasets() []Dataset {
 	return []Dataset{
-		{Name: "chart_of_accounts", Phase: PhaseCritical, TTL: cache.TTLStatic, Keys: []string{"finance:coa:{t}"}, Tables: []string{"chart_of_accounts"}},
-		// TODO(seed helper): fill in the other 15 datasets.
+		// critical: essential reference data.
+		{Name: "chart_of_accounts", Phase: PhaseCritical, TTL: cache.TTLStatic,
+			Keys: []string{"finance:coa:{t}"}, Tables: []string{"chart_of_accounts"}},
+		{Name: "financial_periods", Phase: PhaseCritical, TTL: cache.TTLStatic,
+			Keys: []string{"finance:periods:{t}:window:current"}, Tables: []string{"financial_periods"}},
+		{Name: "current_period", Phase: PhaseCritical, TTL: cache.TTLStatic,
+			Keys: []string{"finance:current_period:{t}"}, Tables: []string{"financial_periods"}},
+		{Name: "pipeline_stages", Phase: PhaseCritical, TTL: cache.TTLStatic,
+			Keys: []string{"crm:stages:{t}"}, Tables: []string{"crm_pipeline_stages"}},
+		{Name: "work_centers", Phase: PhaseCritical, TTL: cache.TTLStatic,
+			Keys: []string{"ops:workcenters:{t}:facilityId:{f}"}, Tables: []string{"facilities", "work_centers"}},
+		{Name: "exchange_rates", Phase: PhaseCritical, TTL: cache.TTLStatic,
+			Keys: []string{"finance:xrate:{t}:from:{FROM}:to:{TO}:date:latest"}, Tables: []string{"exchange_rates"}},
+
+		// high: master data.
+		{Name: "vendors", Phase: PhaseHigh, TTL: cache.TTLReference,
+			Keys:   []string{"sales:vendors:{t}:page:{n}:limit:100", "sales:vendor:{t}:vendorId:{id}"},
+			Tables: []string{"vendors"}},
+		{Name: "customers", Phase: PhaseHigh, TTL: cache.TTLReference,
+			Keys:   []string{"sales:customers:{t}:page:{n}:limit:100", "sales:customer:{t}:customerId:{id}"},
+			Tables: []string{"customers"}},
+		{Name: "materials", Phase: PhaseHigh, TTL: cache.TTLReference,
+			Keys:   []string{"sales:materials:{t}:page:{n}:limit:100", "sales:material:{t}:materialId:{id}"},
+			Tables: []string{"materials"}},
+		{Name: "inventory_locations", Phase: PhaseHigh, TTL: cache.TTLReference,
+			Keys: []string{"wms:locations:{t}:facilityId:{f}"}, Tables: []string{"facilities", "inventory_locations"}},
+		{Name: "kit_definitions", Phase: PhaseHigh, TTL: cache.TTLReference,
+			Keys: []string{"sales:kits:{t}"}, Tables: []string{"kit_definitions", "kit_components", "materials"}},
+		{Name: "pricing_rules", Phase: PhaseHigh, TTL: cache.TTLReference,
+			Keys: []string{"sales:pricing:{t}:effective:current"}, Tables: []string{"pricing_rules"}},
+
+		// medium: aggregated and computed data.
+		{Name: "trial_balance", Phase: PhaseMedium, TTL: cache.TTLAggregate,
+			Keys:   []string{"finance:trial_balance:{t}:year:{Y}:month:{M}:currency:{C}"},
+			Tables: []string{"tenants", "financial_periods", "gl_entries", "chart_of_accounts"}},
+		{Name: "gl_balances", Phase: PhaseMedium, TTL: cache.TTLAggregate,
+			Keys:   []string{"finance:gl_balances:{t}:year:{Y}:month:{M}"},
+			Tables: []string{"financial_periods", "gl_entries", "chart_of_accounts"}},
+		{Name: "bin_utilization", Phase: PhaseMedium, TTL: cache.TTLAggregate,
+			Keys: []string{"wms:bin_utilization:{t}:facilityId:{f}"}, Tables: []string{"facilities", "bins"}},
+		{Name: "equipment_health", Phase: PhaseMedium, TTL: cache.TTLAggregate,
+			Keys: []string{"ops:equipment_health:{t}:facilityId:{f}:status:active"}, Tables: []string{"facilities", "equipment"}},
 	}
 }

@@ -61,7 +61,6 @@ func resolve(env, def string, ping func(context.Context, string) error, containe
 	return u, nil
 }
 
-
 func pingPostgres(ctx context.Context, u string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -15,7 +15,6 @@
 package testenv
 
 import (
-	
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -272,4 +271,3 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
-

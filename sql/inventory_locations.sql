@@ -1,0 +1,24 @@
+-- inventory_locations: wms:locations:{t}:facilityId:{f} -> the inventory locations of each
+-- facility of the tenant, ordered by code; a facility without locations gets [].
+SELECT 'wms:locations' AS prefix,
+       'facilityId:' || f.id AS suffix,
+       coalesce((
+           SELECT '[' || string_agg(row_to_json(x)::text, ',' ORDER BY l.code, l.id) || ']'
+           FROM inventory_locations l
+           CROSS JOIN LATERAL (
+               SELECT l.id::text AS "id",
+                      l.tenant_id AS "tenantId",
+                      l.facility_id::text AS "facilityId",
+                      l.code AS "code",
+                      l.name AS "name",
+                      l.location_type AS "locationType",
+                      l.parent_id::text AS "parentId",
+                      l.is_pickable AS "isPickable",
+                      l.is_active AS "isActive",
+                      to_char(l.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
+                      to_char(l.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"
+           ) x
+           WHERE l.tenant_id = $1::text AND l.facility_id = f.id
+       ), '[]') AS value
+FROM facilities f
+WHERE f.tenant_id = $1::text

@@ -1,0 +1,182 @@
+package worker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/workflows"
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPhasesChainInOrderInOneTransaction(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 2)
+	w := env.StartWorker(t, env.Config(t, nil), nil)
+	runs := startAll(t, env, w)
+	require.Len(t, runs, 2)
+	ctx := context.Background()
+
+	for _, r := range runs {
+		// A row's xmin is the transaction that last wrote it. The phase record, written
+		// once, shares its xmin with the completed job: one transaction completed the job and
+		// recorded the phase, and the record names the next phase's job, which that same
+		// transaction inserted.
+		rows, err := env.Pool.Query(ctx, `
+SELECT j.id, j.args ->> 'phase', j.state::text, j.xmin::text, p.xmin::text, coalesce(p.next_job_id, 0)
+FROM cachewarm.river_job j
+JOIN cachewarm.workflow_phases p ON p.workflow_id = $1 AND p.phase = j.args ->> 'phase'
+WHERE j.kind = 'cachewarm.warm_phase' AND (j.args ->> 'workflow_id')::bigint = $1 ORDER BY j.id`, r.ID)
+		require.NoError(t, err)
+		type jobRow struct {
+			ID                            int64
+			Phase, State, JobXmin, PhXmin string
+			NextJob                       int64
+		}
+		jobRows, err := pgx.CollectRows(rows, pgx.RowToStructByPos[jobRow])
+		require.NoError(t, err)
+		var phases []string
+		for i, j := range jobRows {
+			require.Equal(t, "completed", j.State)
+			require.Equal(t, j.JobXmin, j.PhXmin, "phase %s recorded in the transaction that completed its job", j.Phase)
+			if i > 0 {
+				require.Equal(t, j.ID, jobRows[i-1].NextJob, "phase %s inserted by the transaction completing %s", j.Phase, jobRows[i-1].Phase)
+			}
+			phases = append(phases, j.Phase)
+		}
+		require.Zero(t, jobRows[len(jobRows)-1].NextJob)
+		require.Equal(t, []string{"critical", "high", "medium"}, phases, "one job per phase, in order")
+
+		var state string
+		var keys int64
+		require.NoError(t, env.Pool.QueryRow(ctx, `SELECT state, keys_written FROM cachewarm.workflow_runs WHERE id = $1`, r.ID).Scan(&state, &keys))
+		require.Equal(t, workflows.StateCompleted, state)
+		require.Greater(t, keys, int64(2000))
+		var finished int
+		require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.workflow_phases WHERE workflow_id = $1 AND state = 'completed'`, r.ID).Scan(&finished))
+		require.Equal(t, 3, finished)
+	}
+}
+
+func TestOneActiveWorkflowPerTenant(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 2)
+	w := env.StartWorker(t, env.Config(t, map[string]string{"CACHEWARM_WORKERS": "1"}), nil)
+	ctx := context.Background()
+	req := workflows.Request{Tenants: []string{"t001"}, Phases: catalog.Phases, Trigger: "test"}
+	first, err := w.Workflows().Start(ctx, w.Client(), req)
+	require.NoError(t, err)
+	second, err := w.Workflows().Start(ctx, w.Client(), req)
+	require.NoError(t, err)
+	require.Equal(t, first[0].ID, second[0].ID, "a tenant with an active workflow gets that one back")
+	require.True(t, second[0].Existing)
+
+	_, err = w.Workflows().Start(ctx, w.Client(), workflows.Request{Tenants: []string{"t001", "nope"}, Phases: catalog.Phases, Trigger: "test"})
+	require.ErrorIs(t, err, workflows.ErrUnknownTenant)
+	_, err = w.Workflows().Start(ctx, w.Client(), workflows.Request{Tenants: []string{"t0*"}, Phases: catalog.Phases, Trigger: "test"})
+	require.ErrorIs(t, err, cache.ErrInvalidTenant)
+	env.WaitWorkflows(t, time.Minute)
+}
+
+// failingCatalog is the default catalog plus a critical dataset whose query always fails.
+func failingCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	def, err := catalog.Default()
+	require.NoError(t, err)
+	ds := append([]catalog.Dataset{}, def.All()...)
+	ds = append(ds, catalog.Dataset{
+		Name: "broken", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:broken:{t}"},
+		SQL: `SELECT 'test:broken'::text AS prefix, ''::text AS suffix, (1 / (SELECT count(*) - count(*) FROM tenants WHERE id = $1::text))::text AS value`,
+	})
+	cat, err := catalog.New(ds)
+	require.NoError(t, err)
+	return cat
+}
+
+func TestFailedPhaseRetriesThenWorkflowEndsPartial(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 1)
+	ctx := context.Background()
+	w := env.StartWorker(t, env.Config(t, nil), failingCatalog(t))
+
+	// Two attempts instead of eight keep the test short; the first retry waits about 1 s.
+	tx, err := env.Pool.Begin(ctx)
+	require.NoError(t, err)
+	runs, err := w.Workflows().StartTx(ctx, tx, w.Client(), workflows.Request{Tenants: []string{"t001"}, Phases: catalog.Phases, Trigger: "test"})
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE cachewarm.river_job SET max_attempts = 2 WHERE kind = 'cachewarm.warm_phase'`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	env.WaitWorkflows(t, time.Minute)
+
+	var state, failures string
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT state, failures::text FROM cachewarm.workflow_runs WHERE id = $1`, runs[0].ID).Scan(&state, &failures))
+	require.Equal(t, workflows.StatePartial, state)
+	require.Contains(t, failures, `"dataset": "broken"`)
+	require.Contains(t, failures, "division by zero")
+
+	var attempt, errs int
+	require.NoError(t, env.Pool.QueryRow(ctx, `
+SELECT attempt, coalesce(array_length(errors, 1), 0) FROM cachewarm.river_job
+WHERE kind = 'cachewarm.warm_phase' AND args ->> 'phase' = 'critical'`).Scan(&attempt, &errs))
+	require.Equal(t, 2, attempt, "the failing phase was retried")
+	require.Equal(t, 1, errs, "the first attempt's error is kept on the job")
+
+	rows, err := env.Pool.Query(ctx, `SELECT phase || ':' || state FROM cachewarm.workflow_phases WHERE workflow_id = $1 ORDER BY finished_at`, runs[0].ID)
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"critical:failed", "high:completed", "medium:completed"}, got, "later phases still ran")
+	n, err := env.Redis.Exists(ctx, "finance:coa:t001", "sales:vendors:t001:page:1:limit:100").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "the failing phase's healthy datasets were written")
+}
+
+func TestRestartedWorkerFinishesEveryWorkflow(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 8)
+	ctx := context.Background()
+	slow := slowCatalog(t)
+	cfg := env.Config(t, map[string]string{"CACHEWARM_WORKERS": "2", "CACHEWARM_SHUTDOWN_TIMEOUT": "100ms"})
+	first := env.StartWorker(t, cfg, slow)
+	_, err := first.Workflows().Start(ctx, first.Client(), workflows.Request{All: true, Phases: catalog.Phases, Trigger: "test"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var done int
+		_ = env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.workflow_phases`).Scan(&done)
+		return done >= 2
+	}, time.Minute, 20*time.Millisecond, "some phases finish before the stop")
+	require.NoError(t, first.Stop())
+
+	var active int
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.workflow_runs WHERE state IN ('queued', 'running')`).Scan(&active))
+	require.Positive(t, active, "the stop came mid-warm")
+
+	second := env.StartWorker(t, cfg, slow)
+	_ = second
+	env.WaitWorkflows(t, 2*time.Minute)
+	var completed, jobsLeft int
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.workflow_runs WHERE state = 'completed'`).Scan(&completed))
+	require.Equal(t, 8, completed)
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE state <> 'completed'`).Scan(&jobsLeft))
+	require.Zero(t, jobsLeft)
+}
+
+// slowCatalog is the default catalog plus a critical dataset that takes 150 ms.
+func slowCatalog(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	def, err := catalog.Default()
+	require.NoError(t, err)
+	ds := append([]catalog.Dataset{}, def.All()...)
+	ds = append(ds, catalog.Dataset{
+		Name: "slow", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:slow:{t}"},
+		SQL: `SELECT 'test:slow'::text AS prefix, ''::text AS suffix, '[]'::text AS value FROM pg_sleep(0.15) WHERE $1::text IS NOT NULL`,
+	})
+	cat, err := catalog.New(ds)
+	require.NoError(t, err)
+	return cat
+}
