@@ -55,9 +55,9 @@ FROM pg_trigger t WHERE t.tgname LIKE $1 || '%' AND NOT t.tgisinternal`, trigger
 		var col string
 		err := tx.QueryRow(ctx, `
 SELECT to_regclass($1)::text,
-       (SELECT a.attname::text FROM pg_attribute a
+       coalesce((SELECT a.attname::text FROM pg_attribute a
         WHERE a.attrelid = to_regclass($1) AND a.attname IN ('tenant_id', 'id') AND NOT a.attisdropped
-        ORDER BY a.attname = 'tenant_id' DESC LIMIT 1)`, table).Scan(&rel, &col)
+        ORDER BY a.attname = 'tenant_id' DESC LIMIT 1), '')`, table).Scan(&rel, &col)
 		if err != nil {
 			return nil, fmt.Errorf("look up table %s: %w", table, err)
 		}

@@ -1,0 +1,36 @@
+# cachewarm: `make demo` runs the whole story, `make test` runs every test. `make help` lists all.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/cachewarm
+TENANTS ?= 50
+
+.PHONY: help build services demo test test-go node lint fuzz bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+build: ## build bin/cachewarm
+	$(GO) build -o $(BIN) ./cmd/cachewarm
+
+services: ## make sure PostgreSQL and Redis answer (start or install them if needed)
+	@scripts/services.sh
+
+demo: services build ## seed, migrate, warm $(TENANTS) tenants with progress, verify every key, print the summary
+	$(BIN) demo --tenants $(TENANTS)
+
+node: test/nestjs/node_modules/.installed ## install the NestJS compatibility test project (npm ci)
+
+test/nestjs/node_modules/.installed: test/nestjs/package-lock.json
+	npm ci --prefix test/nestjs --no-audit --no-fund
+	@touch $@
+
+test: services node ## run every test (real PostgreSQL, Redis and NestJS cache-manager)
+	$(GO) test -count=1 -timeout 12m ./...
+
+lint: ## gofmt, go vet and staticcheck
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+clean: ## remove build output
+	rm -rf bin
