@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/cachewarm
 TENANTS ?= 50
 
-.PHONY: help build services demo test test-go node lint fuzz bench clean
+.PHONY: help build services demo test node lint bench microbench clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,3 +34,11 @@ lint: ## gofmt, go vet and staticcheck
 
 clean: ## remove build output
 	rm -rf bin
+
+BENCH_TENANTS ?= 1000
+BENCH_WORKERS ?= 1
+bench: services build ## end-to-end benchmark: full warm of $(BENCH_TENANTS) tenants vs raw bound and naive warmer, change-to-fresh latency
+	$(GO) run ./cmd/cachewarm-bench --tenants $(BENCH_TENANTS) --workers $(BENCH_WORKERS) --bin $(BIN)
+
+microbench: ## go test micro-benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem ./cache/ ./internal/warm/

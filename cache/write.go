@@ -6,16 +6,17 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// casScript writes pairs of (data key, version key) only where the stored version is not newer
-// than ARGV[1]. ARGV[2] is the TTL in milliseconds; ARGV[3...] the values, one per pair. A
-// missing version key (evicted, flushed, never written) counts as older, so a lost version
+// keyCASScript writes pairs of (data key, version key) only where the stored version is not
+// newer than ARGV[1]. ARGV[2] is the TTL in milliseconds; ARGV[3...] the values, one per pair.
+// A missing version key (evicted, flushed, never written) counts as older, so a lost version
 // never wedges a key. It returns the number of pairs written.
-var casScript = redis.NewScript(`
+var keyCASScript = redis.NewScript(`
 local ver = tonumber(ARGV[1])
 local ttl = ARGV[2]
 local written = 0
@@ -30,29 +31,52 @@ end
 return written
 `)
 
+// datasetCASScript writes KEYS[2...] only if the version in KEYS[1] (one per tenant x
+// dataset) is not newer than ARGV[1], then records ARGV[1] there. ARGV[2] is the TTL in
+// milliseconds, ARGV[3...] the values. It returns the number of keys written.
+var datasetCASScript = redis.NewScript(`
+local ver = tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]))
+if cur ~= nil and cur > ver then
+  return 0
+end
+local ttl = ARGV[2]
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ttl)
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+return #KEYS - 1
+`)
+
 // Writer writes values under the stale-overwrite guard, in pipelined batches: a value read
 // from data at version v replaces a stored one only if the stored one's version is not newer
-// than v. Each data key has a companion version key ([VersionKey]) in the same cluster slot.
+// than v.
+//
+// Where one script may touch all of a tenant's keys (a single Redis, or a cluster with
+// hash-tagged keys), one version key per tenant x dataset ([DatasetVersionKey]) guards the
+// dataset and each script call writes many keys: a key costs Redis one SET. On a cluster with
+// plain SPEC keys, which spread over every slot, each data key has a companion version key in
+// its own slot ([VersionKey]) and each script call writes one pair.
 //
 // A Writer is safe for concurrent use; each [Batch] it makes is not.
 type Writer struct {
-	rdb     redis.UniversalClient
-	format  Format
-	cluster bool
+	rdb    redis.UniversalClient
+	format Format
+	// perKey selects companion version keys (cluster, plain keys).
+	perKey bool
 	// perCall is how many keys one script call writes; perFlush how many keys one pipeline
 	// carries.
 	perCall, perFlush int
 	now               func() time.Time
+	chunks            sync.Pool
 }
 
-// NewWriter returns a Writer storing values in format through rdb. On a Redis Cluster client
-// each script call carries one key (a script's keys must share a slot); otherwise calls carry
-// many keys each.
-func NewWriter(rdb redis.UniversalClient, format Format) *Writer {
+// NewWriter returns a Writer storing values in format through rdb, for keys built by keys.
+func NewWriter(rdb redis.UniversalClient, format Format, keys Keys) *Writer {
 	_, cluster := rdb.(*redis.ClusterClient)
-	w := &Writer{rdb: rdb, format: format, cluster: cluster, perCall: 64, perFlush: 1024, now: time.Now}
-	if cluster {
-		w.perCall = 1
+	w := &Writer{rdb: rdb, format: format, perCall: 256, perFlush: 1024, now: time.Now}
+	if cluster && !keys.HashTag {
+		w.perKey, w.perCall = true, 1
 	}
 	return w
 }
@@ -76,106 +100,176 @@ func (s *WriteStats) Add(o WriteStats) {
 	s.Bytes += o.Bytes
 }
 
-// Batch collects values read at one data version, with one TTL, and writes them as it fills.
-// Index, if set, names a Redis set that records every key written (for exact invalidation).
-type Batch struct {
-	w       *Writer
-	version string
-	ttl     time.Duration
-	ttlMS   string
-	index   string
-
+// chunk is one pipeline's worth of encoded values; chunks are pooled by the Writer.
+type chunk struct {
 	keys   []string
-	values []any
-	stats  WriteStats
+	values []any // []byte slices of buf
 	buf    []byte
 }
 
-// NewBatch starts a batch of values read from data at version, stored with ttl. If index is
-// not empty, every key written is also added to the set named index, whose TTL is kept at
-// least ttl.
-func (w *Writer) NewBatch(version int64, ttl time.Duration, index string) *Batch {
+func (w *Writer) getChunk() *chunk {
+	if c, ok := w.chunks.Get().(*chunk); ok {
+		return c
+	}
+	return &chunk{keys: make([]string, 0, w.perFlush), values: make([]any, 0, w.perFlush)}
+}
+
+func (w *Writer) putChunk(c *chunk) {
+	clear(c.keys)
+	clear(c.values)
+	c.keys, c.values, c.buf = c.keys[:0], c.values[:0], c.buf[:0]
+	w.chunks.Put(c)
+}
+
+// Batch collects one tenant x dataset's values, read at one data version and stored with one
+// TTL, and writes them as it fills. Every key written is recorded in the dataset's index set
+// ([IndexKey]) for exact invalidation.
+//
+// A full chunk is written in the background while the caller goes on adding the next one
+// (at most one write in flight), so reading the data and writing Redis overlap.
+type Batch struct {
+	w          *Writer
+	version    string
+	ttl        time.Duration
+	ttlMS      string
+	index      string
+	versionKey string
+
+	cur      *chunk
+	inflight chan chunkResult
+	stats    WriteStats
+}
+
+type chunkResult struct {
+	stats WriteStats
+	err   error
+}
+
+// NewBatch starts a batch of tenant t's dataset, read from data at version, stored with ttl.
+func (w *Writer) NewBatch(t Tenant, dataset string, version int64, ttl time.Duration) *Batch {
 	return &Batch{
-		w:       w,
-		version: strconv.FormatInt(version, 10),
-		ttl:     ttl,
-		ttlMS:   strconv.FormatInt(ttl.Milliseconds(), 10),
-		index:   index,
+		w:          w,
+		version:    strconv.FormatInt(version, 10),
+		ttl:        ttl,
+		ttlMS:      strconv.FormatInt(ttl.Milliseconds(), 10),
+		index:      IndexKey(t, dataset),
+		versionKey: DatasetVersionKey(t, dataset),
+		cur:        w.getChunk(),
 	}
 }
 
 // Add queues key with the value raw (compact JSON text), encoded in the writer's format, and
-// writes the queue once it is full. raw is copied; the caller may reuse it.
+// starts writing the queue once it is full. raw is copied; the caller may reuse it. An error
+// of an earlier background write is returned here or by Flush.
 func (b *Batch) Add(ctx context.Context, key string, raw []byte) error {
-	start := len(b.buf)
+	c := b.cur
+	start := len(c.buf)
 	var err error
-	b.buf, err = b.w.format.Encode(b.buf, raw, b.w.now().Add(b.ttl))
+	c.buf, err = b.w.format.Encode(c.buf, raw, b.w.now().Add(b.ttl))
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
-	b.keys = append(b.keys, key)
-	b.values = append(b.values, b.buf[start:len(b.buf):len(b.buf)])
-	if len(b.keys) >= b.w.perFlush {
-		return b.Flush(ctx)
+	c.keys = append(c.keys, key)
+	c.values = append(c.values, c.buf[start:len(c.buf):len(c.buf)])
+	if len(c.keys) >= b.w.perFlush {
+		return b.send(ctx)
 	}
 	return nil
 }
 
-// Flush writes what is queued.
+// Flush writes what is queued and waits for every write to finish.
 func (b *Batch) Flush(ctx context.Context) error {
-	if len(b.keys) == 0 {
-		return nil
-	}
-	written, err := b.write(ctx)
-	if err != nil && isNoScript(err) {
-		if err = b.loadScript(ctx); err == nil {
-			written, err = b.write(ctx)
+	if len(b.cur.keys) > 0 {
+		if err := b.send(ctx); err != nil {
+			return err
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("write %d keys: %w", len(b.keys), err)
+	return b.Wait()
+}
+
+// Wait waits for the write in flight, if any, and returns its error. Call it (or Flush)
+// before abandoning a batch.
+func (b *Batch) Wait() error {
+	if b.inflight == nil {
+		return nil
 	}
-	for _, v := range b.values {
-		b.stats.Bytes += int64(len(v.([]byte)))
-	}
-	b.stats.Keys += written
-	b.stats.Skipped += len(b.keys) - written
-	b.keys, b.values, b.buf = b.keys[:0], b.values[:0], b.buf[:0]
-	return nil
+	r := <-b.inflight
+	b.inflight = nil
+	b.stats.Add(r.stats)
+	return r.err
 }
 
 // Stats returns what the batch has written so far (call after Flush).
 func (b *Batch) Stats() WriteStats { return b.stats }
 
-func (b *Batch) write(ctx context.Context) (int, error) {
+// send waits for the previous write, then writes the current chunk in the background.
+func (b *Batch) send(ctx context.Context) error {
+	if err := b.Wait(); err != nil {
+		return err
+	}
+	c := b.cur
+	b.cur = b.w.getChunk()
+	done := make(chan chunkResult, 1)
+	b.inflight = done
+	go func() {
+		r := b.writeChunk(ctx, c)
+		b.w.putChunk(c)
+		done <- r
+	}()
+	return nil
+}
+
+func (b *Batch) writeChunk(ctx context.Context, c *chunk) chunkResult {
+	written, err := b.write(ctx, c)
+	if err != nil && isNoScript(err) {
+		if err = b.loadScripts(ctx); err == nil {
+			written, err = b.write(ctx, c)
+		}
+	}
+	if err != nil {
+		return chunkResult{err: fmt.Errorf("write %d keys: %w", len(c.keys), err)}
+	}
+	var bytes int64
+	for _, v := range c.values {
+		bytes += int64(len(v.([]byte)))
+	}
+	return chunkResult{stats: WriteStats{Keys: written, Skipped: len(c.keys) - written, Bytes: bytes}}
+}
+
+func (b *Batch) write(ctx context.Context, c *chunk) (int, error) {
 	pipe := b.w.rdb.Pipeline()
 	var cmds []*redis.Cmd
 	per := b.w.perCall
-	for i := 0; i < len(b.keys); i += per {
-		end := min(i+per, len(b.keys))
-		keys := make([]string, 0, 2*(end-i))
+	for i := 0; i < len(c.keys); i += per {
+		end := min(i+per, len(c.keys))
 		args := make([]any, 0, 2+end-i)
 		args = append(args, b.version, b.ttlMS)
-		for j := i; j < end; j++ {
-			keys = append(keys, b.keys[j], VersionKey(b.keys[j]))
-			args = append(args, b.values[j])
+		args = append(args, c.values[i:end]...)
+		if b.w.perKey {
+			keys := make([]string, 0, 2*(end-i))
+			for _, k := range c.keys[i:end] {
+				keys = append(keys, k, VersionKey(k))
+			}
+			cmds = append(cmds, keyCASScript.EvalSha(ctx, pipe, keys, args...))
+			continue
 		}
-		cmds = append(cmds, casScript.EvalSha(ctx, pipe, keys, args...))
+		keys := make([]string, 0, 1+end-i)
+		keys = append(keys, b.versionKey)
+		keys = append(keys, c.keys[i:end]...)
+		cmds = append(cmds, datasetCASScript.EvalSha(ctx, pipe, keys, args...))
 	}
-	if b.index != "" {
-		members := make([]any, len(b.keys))
-		for i, k := range b.keys {
-			members[i] = k
-		}
-		pipe.SAdd(ctx, b.index, members...)
-		pipe.PExpire(ctx, b.index, b.ttl+time.Hour)
+	members := make([]any, len(c.keys))
+	for i, k := range c.keys {
+		members[i] = k
 	}
+	pipe.SAdd(ctx, b.index, members...)
+	pipe.PExpire(ctx, b.index, b.ttl+time.Hour)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, err
 	}
 	written := 0
-	for _, c := range cmds {
-		n, err := c.Int()
+	for _, cmd := range cmds {
+		n, err := cmd.Int()
 		if err != nil {
 			return 0, err
 		}
@@ -184,18 +278,28 @@ func (b *Batch) write(ctx context.Context) (int, error) {
 	return written, nil
 }
 
-func (b *Batch) loadScript(ctx context.Context) error {
-	if cc, ok := b.w.rdb.(*redis.ClusterClient); ok {
-		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
-			return casScript.Load(ctx, c).Err()
-		})
+func (b *Batch) loadScripts(ctx context.Context) error {
+	load := func(ctx context.Context, c redis.Scripter) error {
+		if err := keyCASScript.Load(ctx, c).Err(); err != nil {
+			return err
+		}
+		return datasetCASScript.Load(ctx, c).Err()
 	}
-	return casScript.Load(ctx, b.w.rdb).Err()
+	if cc, ok := b.w.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return load(ctx, c) })
+	}
+	return load(ctx, b.w.rdb)
 }
 
 func isNoScript(err error) bool {
 	var rerr redis.Error
 	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOSCRIPT")
+}
+
+// DatasetVersionKey names the key holding the data version of tenant t's dataset, for the
+// stale-overwrite guard where one version guards a whole dataset (see [Writer]).
+func DatasetVersionKey(t Tenant, dataset string) string {
+	return "cachewarm:ver:{" + t.id + "}:" + dataset
 }
 
 // IndexKey names the Redis set that records every key written for tenant t's dataset, so
@@ -205,8 +309,9 @@ func IndexKey(t Tenant, dataset string) string {
 	return "cachewarm:index:{" + t.id + "}:" + dataset
 }
 
-// Invalidate deletes every key recorded for tenant t's datasets (see [IndexKey]), their
-// version keys and the index sets themselves, and returns how many data keys it deleted. It
+// Invalidate deletes every key recorded for tenant t's datasets (see [IndexKey]) and the
+// index sets themselves, and returns how many data keys it deleted. Version keys stay (they
+// expire with their data), so a warm of older data still in flight cannot write behind it. It
 // costs time in proportion to the tenant's keys, never the keyspace: no KEYS, no SCAN of the
 // database, no FLUSHDB. Other tenants' keys are never touched: the index sets name keys
 // exactly.
@@ -225,7 +330,6 @@ func (w *Writer) Invalidate(ctx context.Context, t Tenant, datasets []string) (i
 				dels := make([]*redis.IntCmd, len(members))
 				for i, k := range members {
 					dels[i] = pipe.Del(ctx, k)
-					pipe.Del(ctx, VersionKey(k))
 				}
 				if _, err := pipe.Exec(ctx); err != nil {
 					return deleted, fmt.Errorf("invalidate %s/%s: %w", t, d, err)

@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -37,11 +38,15 @@ import (
 const (
 	fetchCooldown     = 5 * time.Millisecond
 	fetchPollInterval = 250 * time.Millisecond
-	// rescueStuckJobsAfter must exceed the longest job timeout (jobs.PhaseTimeout, one
-	// minute). River's rescuer runs about every 30 s, so a job left running by a killed
-	// worker is retried within about 75 s + 30 s: under two minutes.
-	rescueStuckJobsAfter = 75 * time.Second
 )
+
+// A job left running by a killed worker is retried by the elected leader's rescuer once it
+// has been running for Config.RescueAfter (default 75 s: the 60 s job timeout, which it must
+// not be shorter than, plus 15 s) and also longer than its worker's own timeout. River's
+// rescuer looks every 30 s (not configurable in River v0.51), and a dead leader's role passes
+// to another worker within about 15 s, overlapping that wait: the jobs run again within about
+// 105 s, under two minutes. CACHEWARM_JOB_TIMEOUT and CACHEWARM_RESCUE_AFTER shorten both
+// (the fault tests use 4 s and 5 s).
 
 // Deps are the worker's dependencies, built by the caller.
 type Deps struct {
@@ -78,12 +83,23 @@ func New(d Deps) (*Worker, error) {
 	w := &Worker{cfg: cfg, pool: d.Pool, rdb: d.Redis, logger: d.Logger, registry: reg}
 	w.metrics = metrics.New(reg, d.Pool, d.Redis)
 	w.workflows = workflows.New(d.Pool, d.Logger)
-	w.warmer = warm.New(d.Pool, cache.NewWriter(d.Redis, cfg.ValueFormat), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
+	w.warmer = warm.New(d.Pool, cache.NewWriter(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
 
+	jobTimeout := cmp.Or(cfg.JobTimeout, jobs.PhaseTimeout)
+	phaseWorker := jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, w.metrics.ObservePhase, d.Logger)
+	phaseWorker.JobTimeout = jobTimeout
+	datasetsWorker := jobs.NewWarmDatasetsWorker(w.warmer, w.metrics.ObserveDatasets, d.Logger)
+	datasetsWorker.JobTimeout = jobTimeout / 2
+	refreshWorker := jobs.NewRefreshWorker(w.workflows.StartRefresh, d.Logger)
+	refreshWorker.JobTimeout = jobTimeout
+	rescueAfter := cfg.RescueAfter
+	if rescueAfter < jobTimeout { // a Config not made by config.Load
+		rescueAfter = jobTimeout + 15*time.Second
+	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, w.metrics.ObservePhase, d.Logger))
-	river.AddWorker(workers, jobs.NewWarmDatasetsWorker(w.warmer, w.metrics.ObserveDatasets, d.Logger))
-	river.AddWorker(workers, jobs.NewRefreshWorker(w.workflows.StartRefresh, d.Logger))
+	river.AddWorker(workers, phaseWorker)
+	river.AddWorker(workers, datasetsWorker)
+	river.AddWorker(workers, refreshWorker)
 
 	periodic, err := refreshJobs(cfg)
 	if err != nil {
@@ -96,8 +112,8 @@ func New(d Deps) (*Worker, error) {
 		Queues:               map[string]river.QueueConfig{jobs.QueueWarm: {MaxWorkers: cfg.Workers}, jobs.QueueChange: {MaxWorkers: cfg.ChangeWorkers}},
 		FetchCooldown:        fetchCooldown,
 		FetchPollInterval:    fetchPollInterval,
-		JobTimeout:           jobs.PhaseTimeout,
-		RescueStuckJobsAfter: rescueStuckJobsAfter,
+		JobTimeout:           jobTimeout,
+		RescueStuckJobsAfter: rescueAfter,
 		PeriodicJobs:         periodic,
 	})
 	if err != nil {
@@ -193,7 +209,7 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	if err := w.client.Start(ctx); err != nil {
 		return fmt.Errorf("start river: %w", err)
 	}
-	w.logger.InfoContext(ctx, "worker started", "config", w.cfg)
+	w.logger.InfoContext(ctx, "worker started", "river_client", w.client.ID(), "config", w.cfg)
 
 	if w.cfg.WarmingEnabled {
 		runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: DefaultPhases(w.cfg), Trigger: workflows.TriggerStartup})

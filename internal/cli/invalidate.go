@@ -78,7 +78,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 					}
 				}
 			}
-			w := warm.New(pool, cache.NewWriter(rdb, cfg.ValueFormat), cache.Keys{HashTag: cfg.HashTags}, cat, a.logger())
+			w := warm.New(pool, cache.NewWriter(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, cat, a.logger())
 			total, jobs := 0, 0
 			for _, t := range parsed {
 				res, err := w.Invalidate(ctx, t, names, !noRewarm, "invalidate")

@@ -92,7 +92,7 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := pool.Exec(ctx, `DELETE FROM cachewarm.workflow_runs; DELETE FROM cachewarm.river_job`); err != nil {
 		return fmt.Errorf("demo: clear earlier runs: %w", err)
 	}
-	writer := cache.NewWriter(rdb, cfg.ValueFormat)
+	writer := cache.NewWriter(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags})
 	for k := 1; k <= o.Tenants; k++ {
 		if _, err := writer.Invalidate(ctx, cache.MustTenant(demodata.TenantID(k)), cat.Names()); err != nil {
 			return fmt.Errorf("demo: clear earlier keys: %w", err)

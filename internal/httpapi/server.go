@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -55,6 +56,11 @@ func New(d Deps) *Server {
 	if d.API != nil {
 		s.routeAPI(d.API)
 	}
+	// Profiles of the running worker (CPU, heap, goroutines), for operators chasing where
+	// the time goes; behind the same protection as mutations.
+	s.mux.Handle("/debug/pprof/", s.RequireAuth(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("/debug/pprof/profile", s.RequireAuth(http.HandlerFunc(pprof.Profile)))
+	s.mux.Handle("/debug/pprof/trace", s.RequireAuth(http.HandlerFunc(pprof.Trace)))
 	if d.RiverUI != nil {
 		s.mux.Handle("/riverui/", s.RequireAuth(d.RiverUI))
 	}

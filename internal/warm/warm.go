@@ -129,6 +129,11 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	}
 	defer rows.Close()
 	var batch *cache.Batch
+	defer func() {
+		if batch != nil {
+			_ = batch.Wait() // on an early return: no write left running behind the job
+		}
+	}()
 	var prefix, suffix string
 	var queryTime time.Duration
 	for rows.Next() {
@@ -138,7 +143,7 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 		}
 		raw := rows.RawValues()[3]
 		if batch == nil {
-			batch = w.writer.NewBatch(res.Version, d.TTL, cache.IndexKey(t, d.Name))
+			batch = w.writer.NewBatch(t, d.Name, res.Version, d.TTL)
 			queryTime += time.Since(queryStart)
 		} else {
 			queryTime += time.Since(readStart)
@@ -167,9 +172,14 @@ const (
 	// ensureVersionsSQL gives each tenant x dataset a version row on its first warm, set to
 	// the clock: versions then only grow, even if this database is new and Redis still holds
 	// versions written from an older one.
+	//
+	// It inserts only rows it does not see: ON CONFLICT alone would wait for any open
+	// transaction that changed the dataset (and so holds its row locked), stalling the warm,
+	// and the worker running it, for as long as that transaction lasts.
 	ensureVersionsSQL = `
 INSERT INTO cachewarm.dataset_versions (tenant_id, dataset, version)
 SELECT $1::text, d, cachewarm.clock_version() FROM unnest($2::text[]) AS d
+WHERE NOT EXISTS (SELECT 1 FROM cachewarm.dataset_versions v WHERE v.tenant_id = $1::text AND v.dataset = d)
 ON CONFLICT (tenant_id, dataset) DO NOTHING`
 
 	// datasetSQL wraps a dataset query so the same statement (so the same snapshot) reads

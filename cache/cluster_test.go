@@ -1,0 +1,257 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachewarm/cachewarm/internal/testenv"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCluster runs the package's Redis operations against a real 3-master Redis Cluster:
+// every script's keys must share a slot, and pipelines must reach keys on every node. The
+// subtests share one cluster; each works in a random tenant's key space of its own.
+func TestCluster(t *testing.T) {
+	t.Parallel()
+	cl := testenv.NewCluster(t)
+	newClient := func(t *testing.T) *redis.ClusterClient { return testenv.NewClusterClient(t, cl) }
+	tenant := func() Tenant { return MustTenant("cl" + strings.ToLower(rand.Text()[:10])) }
+	ctx := context.Background()
+
+	for _, keys := range []Keys{{}, {HashTag: true}} {
+		t.Run(fmt.Sprintf("GetSetDelete/hashtag=%v", keys.HashTag), func(t *testing.T) {
+			t.Parallel()
+			rdb := newClient(t)
+			for _, f := range []Format{FormatJSON, FormatKeyv} {
+				c := New(rdb, WithFormat(f))
+				tn := tenant()
+				ks := []string{keys.Vendor(tn, 1), keys.Customer(tn, 2), keys.ChartOfAccounts(tn), keys.Kits(tn)}
+				for i, k := range ks {
+					require.NoError(t, Set(ctx, c, k, account{Code: fmt.Sprint(i), Name: ":n"}, time.Minute))
+				}
+				for i, k := range ks {
+					got, ok, err := Get[account](ctx, c, k)
+					require.NoError(t, err, k)
+					require.True(t, ok, k)
+					require.Equal(t, account{Code: fmt.Sprint(i), Name: ":n"}, got)
+				}
+				if !keys.HashTag {
+					requireSlots(t, rdb, ks, 2) // the plain keys land on several nodes
+				}
+				require.NoError(t, c.Delete(ctx, ks...), "one DEL per key: keys on every node")
+				for _, k := range ks {
+					n, err := rdb.Exists(ctx, k).Result()
+					require.NoError(t, err)
+					require.Zero(t, n, k)
+				}
+				s := c.Stats()
+				require.EqualValues(t, len(ks), s.Sets)
+				require.EqualValues(t, len(ks), s.Hits)
+				require.Zero(t, s.Errors, f.String())
+			}
+		})
+
+		t.Run(fmt.Sprintf("WrapAndStampede/hashtag=%v", keys.HashTag), func(t *testing.T) {
+			t.Parallel()
+			// Two clients stand for two processes; 100 callers of one cold key load it once.
+			caches := []*Cache{New(newClient(t)), New(newClient(t))}
+			tn := tenant()
+			key := keys.PricingRules(tn)
+			var calls atomic.Int32
+			load := func(context.Context) ([]account, error) {
+				calls.Add(1)
+				time.Sleep(150 * time.Millisecond)
+				return []account{{Code: "P1"}}, nil
+			}
+			const callers = 100
+			var wg sync.WaitGroup
+			errs := make(chan error, callers)
+			start := make(chan struct{})
+			for i := range callers {
+				wg.Go(func() {
+					<-start
+					v, err := Wrap(ctx, caches[i%2], key, time.Minute, load)
+					if err == nil && (len(v) != 1 || v[0].Code != "P1") {
+						err = errors.New("wrong value")
+					}
+					errs <- err
+				})
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				require.NoError(t, err)
+			}
+			require.EqualValues(t, 1, calls.Load(), "the loader ran once across both clients")
+			rdb := newClient(t)
+			n, err := rdb.Exists(ctx, LockKey(key)).Result()
+			require.NoError(t, err)
+			require.Zero(t, n, "the load lock is released")
+			requireSlots(t, rdb, []string{key, LockKey(key)}, 1)
+			for _, c := range caches {
+				require.Zero(t, c.Stats().Errors)
+			}
+
+			// A lock held by another process: Wrap waits for its value instead of loading.
+			other := keys.Kits(tn)
+			require.NoError(t, rdb.Set(ctx, LockKey(other), "someone", 5*time.Second).Err())
+			go func() {
+				time.Sleep(100 * time.Millisecond)
+				_ = rdb.Set(ctx, other, `["theirs"]`, time.Minute).Err()
+			}()
+			v, err := Wrap(ctx, caches[0], other, time.Minute, func(context.Context) ([]string, error) { return []string{"mine"}, nil })
+			require.NoError(t, err)
+			require.Equal(t, []string{"theirs"}, v)
+		})
+
+		t.Run(fmt.Sprintf("WriterCASAndInvalidate/hashtag=%v", keys.HashTag), func(t *testing.T) {
+			t.Parallel()
+			rdb := newClient(t)
+			// No script cached anywhere: the first flush must load it on every master.
+			require.NoError(t, rdb.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+				return n.ScriptFlush(ctx).Err()
+			}))
+			w := NewWriter(rdb, FormatJSON, keys)
+			tn, neighbour := tenant(), tenant()
+			write := func(tn Tenant, version int64, n int, value string) WriteStats {
+				t.Helper()
+				b := w.NewBatch(tn, "vendors", version, time.Minute)
+				for i := range n {
+					require.NoError(t, b.Add(ctx, keys.Vendor(tn, int64(i)), []byte(value)))
+				}
+				require.NoError(t, b.Flush(ctx))
+				return b.Stats()
+			}
+			const n = 1500 // more than one pipeline
+			require.Equal(t, n, write(tn, 10, n, `"v10"`).Keys)
+			require.Equal(t, 3, write(neighbour, 10, 3, `"n"`).Keys)
+			st := write(tn, 5, n, `"v5"`)
+			require.Equal(t, 0, st.Keys)
+			require.Equal(t, n, st.Skipped, "older data must not overwrite newer, on any node")
+			require.Equal(t, n, write(tn, 11, n, `"v11"`).Keys)
+			got, err := rdb.Get(ctx, keys.Vendor(tn, n-1)).Result()
+			require.NoError(t, err)
+			require.Equal(t, `"v11"`, got)
+
+			all := make([]string, n)
+			for i := range n {
+				all[i] = keys.Vendor(tn, int64(i))
+			}
+			if keys.HashTag {
+				requireSlots(t, rdb, append(all, DatasetVersionKey(tn, "vendors"), IndexKey(tn, "vendors")), 1)
+			} else {
+				requireSlots(t, rdb, all, ClusterMasters)
+			}
+			for _, k := range all[:20] {
+				requireSlots(t, rdb, []string{k, VersionKey(k)}, 1)
+			}
+
+			deleted, err := w.Invalidate(ctx, tn, []string{"vendors"})
+			require.NoError(t, err)
+			require.Equal(t, n, deleted)
+			var left []string
+			for _, k := range scanCluster(t, rdb, "*"+tn.String()+"*") {
+				if !strings.HasSuffix(k, ":ver") && !strings.HasPrefix(k, "cachewarm:ver:") {
+					left = append(left, k) // version keys stay until they expire
+				}
+			}
+			require.Empty(t, left, "data keys and the index are gone")
+			require.NotEmpty(t, scanCluster(t, rdb, "*"+neighbour.String()+"*"), "the other tenant is untouched")
+			for i := range 3 {
+				require.EqualValues(t, 1, rdb.Exists(ctx, keys.Vendor(neighbour, int64(i))).Val())
+			}
+		})
+	}
+
+	t.Run("L1Coherence", func(t *testing.T) {
+		t.Parallel()
+		ch := "cwtest:" + strings.ToLower(rand.Text()[:8]) + ":inval"
+		a := New(newClient(t), WithL1(L1Options{Channel: ch, TTL: time.Minute}))
+		b := New(newClient(t), WithL1(L1Options{Channel: ch, TTL: time.Minute}))
+		t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
+		tn := tenant()
+		keys := []string{Keys{}.Kits(tn), Keys{}.ChartOfAccounts(tn), Keys{}.CurrentPeriod(tn)}
+		for _, k := range keys {
+			require.NoError(t, Set(ctx, a, k, "v1", time.Minute))
+			require.Eventually(t, func() bool {
+				v, _, _ := Get[string](ctx, b, k)
+				return v == "v1"
+			}, 2*time.Second, 5*time.Millisecond)
+		}
+		for _, k := range keys {
+			require.NoError(t, Set(ctx, a, k, "v2", time.Minute))
+		}
+		for _, k := range keys {
+			require.Eventually(t, func() bool {
+				v, _, _ := Get[string](ctx, b, k)
+				return v == "v2"
+			}, 2*time.Second, 5*time.Millisecond, "a write on any node invalidates the other process's L1: %s", k)
+		}
+		require.NoError(t, a.Delete(ctx, keys...))
+		for _, k := range keys {
+			require.Eventually(t, func() bool {
+				_, ok, _ := Get[string](ctx, b, k)
+				return !ok
+			}, 2*time.Second, 5*time.Millisecond)
+		}
+	})
+}
+
+// ClusterMasters mirrors testenv.ClusterMasters for readability.
+const ClusterMasters = testenv.ClusterMasters
+
+// requireSlots checks that keys share one cluster slot (want 1) or live on at least want
+// distinct nodes.
+func requireSlots(t *testing.T, rdb *redis.ClusterClient, keys []string, want int) {
+	t.Helper()
+	ctx := context.Background()
+	slots := map[int64]bool{}
+	for _, k := range keys {
+		s, err := rdb.ClusterKeySlot(ctx, k).Result()
+		require.NoError(t, err)
+		slots[s] = true
+	}
+	if want == 1 {
+		require.Len(t, slots, 1, "keys share one slot: %v", keys[:min(len(keys), 5)])
+		return
+	}
+	ranges, err := rdb.ClusterSlots(ctx).Result()
+	require.NoError(t, err)
+	nodes := map[string]bool{}
+	for s := range slots {
+		for _, r := range ranges {
+			if s >= int64(r.Start) && s <= int64(r.End) {
+				nodes[r.Nodes[0].Addr] = true
+			}
+		}
+	}
+	require.GreaterOrEqual(t, len(nodes), want, "keys spread over %d nodes", want)
+}
+
+// scanCluster returns the keys matching pattern on every master, sorted.
+func scanCluster(t *testing.T, rdb *redis.ClusterClient, pattern string) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var out []string
+	require.NoError(t, rdb.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
+		iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			out = append(out, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	}))
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,328 @@
+// Package bench is cachewarm's end-to-end benchmark: it seeds N tenants, runs a full warm (all
+// three phases) in real worker processes, and prints one table: keys, bytes, wall time per
+// phase and in total, keys/s, the workers' peak RSS, job overhead, and change-to-fresh latency
+// over single-row updates (idle, and while a full warm runs). In the same run it measures two
+// references on exactly the same keys and bytes: the raw bound (the same key/value/TTL set
+// written with go-redis pipelines and no database work) and the naive warmer (one query per
+// dataset and one SET round trip per key, tenant after tenant, like the original service's
+// sequential await loop).
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/config"
+	"github.com/cachewarm/cachewarm/internal/demodata"
+	"github.com/cachewarm/cachewarm/migrations"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+)
+
+// Options configure a benchmark run.
+type Options struct {
+	Tenants      int
+	Seed         int64
+	Database     string
+	RedisDB      int
+	RawRedisDB   int
+	Workers      int
+	Bin          string
+	Changes      int
+	NaiveTenants int
+	SkipRaw      bool
+	WorkerEnv    []string
+	Out          io.Writer
+	Logger       *slog.Logger
+	serverURL    string
+	redis        config.Redis
+	databaseURL  string
+	redisURL     string
+	rawRedisURL  string
+}
+
+// Main parses args and runs the benchmark.
+func Main(ctx context.Context, args []string, lookup func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cachewarm-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o Options
+	fs.IntVar(&o.Tenants, "tenants", 1000, "tenants to seed and warm")
+	fs.Int64Var(&o.Seed, "seed", 1, "demo data seed")
+	fs.StringVar(&o.Database, "database", "cachewarm_bench", "the benchmark's own database (created if missing; re-seeded when its tenant count differs)")
+	fs.IntVar(&o.RedisDB, "redis-db", 14, "the benchmark's own Redis DB (emptied first)")
+	fs.IntVar(&o.RawRedisDB, "raw-redis-db", 13, "the Redis DB the raw-bound writes go to (emptied first)")
+	fs.IntVar(&o.Workers, "workers", 1, "worker processes")
+	fs.StringVar(&o.Bin, "bin", "bin/cachewarm", "the cachewarm binary")
+	fs.IntVar(&o.Changes, "changes", 200, "single-row updates for the change-to-fresh latency")
+	fs.IntVar(&o.NaiveTenants, "naive-tenants", 10, "tenants the naive warmer writes (its rate is applied to all keys)")
+	fs.BoolVar(&o.SkipRaw, "skip-raw", false, "skip the raw-bound and naive references")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(lookup)
+	if err != nil {
+		fmt.Fprintln(stderr, "cachewarm-bench:", err)
+		return err
+	}
+	o.serverURL, o.redis = cfg.DatabaseURL, cfg.Redis
+	o.Out = stdout
+	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if err := Run(ctx, o); err != nil {
+		fmt.Fprintln(stderr, "cachewarm-bench:", err)
+		return err
+	}
+	return nil
+}
+
+// Run runs the benchmark.
+func Run(ctx context.Context, o Options) error {
+	if o.Tenants < 1 || o.Workers < 1 {
+		return errors.New("need at least one tenant and one worker")
+	}
+	if len(o.redis.ClusterAddrs) > 0 {
+		o.redisURL = ""
+	}
+	var err error
+	if o.databaseURL, err = ensureDatabase(ctx, o.serverURL, o.Database); err != nil {
+		return err
+	}
+	o.redisURL, o.rawRedisURL = redisURL(o.redis, o.RedisDB), redisURL(o.redis, o.RawRedisDB)
+	pool, err := pgxpool.New(ctx, o.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	rdb, err := newRedis(o.redisURL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	cat, err := catalog.Default()
+	if err != nil {
+		return err
+	}
+	out := o.Out
+
+	var have int
+	_ = pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&have)
+	if have != o.Tenants {
+		fmt.Fprintf(out, "seeding %d tenants into %s ...\n", o.Tenants, o.Database)
+		res, err := demodata.Seed(ctx, pool, demodata.Options{Tenants: o.Tenants, Seed: o.Seed})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "seeded %d rows in %s\n", res.TotalRows(), res.Duration.Round(time.Millisecond))
+	}
+	if _, err := migrations.Migrate(ctx, pool, cat, o.Logger); err != nil {
+		return err
+	}
+	if _, err := pool.Exec(ctx, `TRUNCATE cachewarm.river_job, cachewarm.workflow_runs CASCADE`); err != nil {
+		return fmt.Errorf("clear earlier runs: %w", err)
+	}
+	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
+		return fmt.Errorf("vacuum: %w", err)
+	}
+	if err := rdb.FlushDB(ctx).Err(); err != nil {
+		return fmt.Errorf("empty the benchmark's redis db %d: %w", o.RedisDB, err)
+	}
+
+	procs, err := startWorkers(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer stopWorkers(procs)
+
+	fmt.Fprintf(out, "warming %d tenants with %d worker process(es) ...\n", o.Tenants, o.Workers)
+	wr, err := fullWarm(ctx, pool, o.Logger)
+	if err != nil {
+		return err
+	}
+	var peakRSS int64
+	for _, p := range procs {
+		peakRSS = max(peakRSS, p.peakRSS())
+	}
+	datasetWork := 0.0
+	for _, p := range procs {
+		datasetWork += p.metricSum("cachewarm_dataset_duration_seconds_sum")
+	}
+
+	fmt.Fprintf(out, "change-to-fresh over %d single-row updates ...\n", o.Changes)
+	idle, err := changeToFresh(ctx, pool, rdb, o.Tenants, o.Changes)
+	if err != nil {
+		return err
+	}
+	busyN := max(o.Changes/4, 20)
+	busy, busyWarm, err := changeToFreshDuringWarm(ctx, pool, rdb, o, busyN)
+	if err != nil {
+		return err
+	}
+
+	var raw, naive refResult
+	if !o.SkipRaw {
+		fmt.Fprintln(out, "raw bound: the same keys, values and TTLs with go-redis pipelines ...")
+		if raw, err = rawBound(ctx, rdb, o.rawRedisURL); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "naive warmer on %d tenants ...\n", min(o.NaiveTenants, o.Tenants))
+		if naive, err = naiveWarm(ctx, pool, o.rawRedisURL, cat, min(o.NaiveTenants, o.Tenants)); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintf(out, "\ncachewarm-bench: %d tenants, %d worker process(es) x %s jobs, %s\n\n", o.Tenants, o.Workers, workerSlots(o), time.Now().UTC().Format(time.DateTime))
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tkeys\tbytes\twall\tkeys/s\t")
+	for _, p := range wr.Phases {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.0f\t\n", p.Phase, p.Keys, human(p.Bytes), p.Wall.Round(time.Millisecond), float64(p.Keys)/p.Wall.Seconds())
+	}
+	fmt.Fprintf(tw, "total\t%d\t%s\t%s\t%.0f\t\n", wr.Keys, human(wr.Bytes), wr.Wall.Round(time.Millisecond), float64(wr.Keys)/wr.Wall.Seconds())
+	_ = tw.Flush()
+	fmt.Fprintln(out)
+	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "worker peak RSS\t%.0f MB (max over processes)\n", float64(peakRSS)/(1<<20))
+	fmt.Fprintf(tw, "jobs\t%d phase jobs; in Work %.1f s, of which dataset work %.1f s; River overhead per job %.2f ms (queue wait excluded)\n",
+		wr.Jobs, wr.InWork.Seconds(), datasetWork, wr.overheadPerJob(o).Seconds()*1000)
+	fmt.Fprintf(tw, "change-to-fresh, idle\tp50 %s  p95 %s  p99 %s  (n=%d)\n", ms(idle.p(50)), ms(idle.p(95)), ms(idle.p(99)), len(idle))
+	fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.p(50)), ms(busy.p(95)), ms(busy.p(99)), len(busy), busyWarm.Round(time.Millisecond))
+	if !o.SkipRaw {
+		fmt.Fprintf(tw, "raw bound\t%d keys, %s in %s (%.0f keys/s): warm / raw = %.2fx\n", raw.Keys, human(raw.Bytes), raw.Time.Round(time.Millisecond), raw.rate(), wr.Wall.Seconds()/raw.Time.Seconds())
+		naiveAll := time.Duration(float64(wr.Keys) / naive.rate() * float64(time.Second))
+		fmt.Fprintf(tw, "naive warmer\t%d keys in %s (%.0f keys/s), so %s for all keys: naive / warm = %.1fx\n", naive.Keys, naive.Time.Round(time.Millisecond), naive.rate(), naiveAll.Round(time.Second), naiveAll.Seconds()/wr.Wall.Seconds())
+	}
+	return tw.Flush()
+}
+
+func workerSlots(o Options) string {
+	for _, kv := range o.WorkerEnv {
+		if v, ok := strings.CutPrefix(kv, "CACHEWARM_WORKERS="); ok {
+			return v
+		}
+	}
+	if v := os.Getenv("CACHEWARM_WORKERS"); v != "" {
+		return v
+	}
+	return "8"
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+}
+
+func ensureDatabase(ctx context.Context, serverURL, name string) (string, error) {
+	conn, err := pgx.Connect(ctx, serverURL)
+	if err != nil {
+		return "", fmt.Errorf("postgres at %s: %w", config.RedactURL(serverURL), err)
+	}
+	defer conn.Close(ctx)
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		return "", err
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+			return "", err
+		}
+	}
+	u, err := url.Parse(serverURL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
+func redisURL(r config.Redis, db int) string {
+	if r.URL != "" {
+		u, err := url.Parse(r.URL)
+		if err == nil {
+			u.Path = "/" + strconv.Itoa(db)
+			return u.String()
+		}
+	}
+	auth := ""
+	if r.Password != "" {
+		auth = ":" + url.QueryEscape(r.Password) + "@"
+	}
+	return fmt.Sprintf("redis://%s%s/%d", auth, r.Addr, db)
+}
+
+func newRedis(u string) (*redis.Client, error) {
+	opts, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opts), nil
+}
+
+// process is one worker child process.
+type process struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func startWorkers(ctx context.Context, o Options) ([]*process, error) {
+	bin, err := filepath.Abs(o.Bin)
+	if err != nil {
+		return nil, err
+	}
+	var procs []*process
+	for i := range o.Workers {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		cmd := exec.CommandContext(ctx, bin, "worker")
+		cmd.Env = append(os.Environ(),
+			"DATABASE_URL="+o.databaseURL, "REDIS_URL="+o.redisURL, "REDIS_CLUSTER_ADDRS=",
+			"HTTP_ADDR="+addr, "CACHE_WARMING_ENABLED=false", "CACHE_WARMING_PHASE3_ENABLED=true",
+			"CACHEWARM_LOG_LEVEL=warn")
+		cmd.Env = append(cmd.Env, o.WorkerEnv...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			stopWorkers(procs)
+			return nil, fmt.Errorf("start worker %d: %w", i, err)
+		}
+		p := &process{cmd: cmd, addr: addr}
+		procs = append(procs, p)
+		if err := p.waitHealthy(30 * time.Second); err != nil {
+			stopWorkers(procs)
+			return nil, err
+		}
+	}
+	return procs, nil
+}
+
+func stopWorkers(procs []*process) {
+	for _, p := range procs {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range procs {
+		_ = p.cmd.Wait()
+	}
+}

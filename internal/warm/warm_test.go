@@ -1,0 +1,302 @@
+package warm_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/testenv"
+	"github.com/cachewarm/cachewarm/internal/warm"
+	"github.com/cachewarm/cachewarm/migrations"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// probeKey is the key of the probe dataset for t001: the name of account 1, read after
+// sleeping as long as probe_delay says (the injected delay; real PostgreSQL, no mocks).
+const probeKey = "test:probe:t001"
+
+var t001 = cache.MustTenant("t001")
+
+// probeVersionKey holds the version of the probe values in Redis (one per tenant x dataset
+// outside a cluster with plain keys).
+var probeVersionKey = cache.DatasetVersionKey(t001, "probe")
+
+type probeBundle struct {
+	env    *fixture.Env
+	cat    *catalog.Catalog
+	warmer *warm.Warmer
+}
+
+// setupProbe gives the test a seeded database migrated with the default catalog plus the probe
+// dataset (fed by chart_of_accounts, so its change trigger bumps the probe's version), a
+// probe_delay table (seconds, initially 0), and a warmer writing to the test's Redis DB.
+func setupProbe(t *testing.T) probeBundle {
+	t.Helper()
+	env := fixture.New(t, 1)
+	ctx := context.Background()
+	def, err := catalog.Default()
+	require.NoError(t, err)
+	cat, err := catalog.New(append(slices.Clone(def.All()), catalog.Dataset{
+		Name: "probe", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:probe:{t}"},
+		Tables: []string{"chart_of_accounts"},
+		SQL: `SELECT 'test:probe' AS prefix, '' AS suffix, to_json(a.name)::text AS value
+FROM probe_delay d CROSS JOIN LATERAL (SELECT pg_sleep(d.seconds)) s
+JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = 1`,
+	}))
+	require.NoError(t, err)
+	_, err = env.Pool.Exec(ctx, `CREATE TABLE probe_delay (seconds float8 NOT NULL); INSERT INTO probe_delay VALUES (0)`)
+	require.NoError(t, err)
+	_, err = migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+	return probeBundle{env: env, cat: cat, warmer: w}
+}
+
+// setName renames account 1 of t001 (the change trigger bumps the probe's version) and sets
+// the probe's delay, in one transaction.
+func setName(t *testing.T, pool *pgxpool.Pool, name string, delay float64) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	_, err = tx.Exec(ctx, `UPDATE probe_delay SET seconds = $1`, delay)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE chart_of_accounts SET name = $1 WHERE tenant_id = 't001' AND id = 1`, name)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+}
+
+// waitSleeping waits until n probe queries of the test's database are inside pg_sleep: their
+// snapshot, data and version, is taken.
+func waitSleeping(t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var got int
+		err := pool.QueryRow(context.Background(), `
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND state = 'active' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()`).Scan(&got)
+		return err == nil && got >= n
+	}, 10*time.Second, 5*time.Millisecond, "a probe query is sleeping")
+}
+
+func probeVersion(t *testing.T, pool *pgxpool.Pool) int64 {
+	t.Helper()
+	var v int64
+	require.NoError(t, pool.QueryRow(context.Background(),
+		`SELECT version FROM cachewarm.dataset_versions WHERE tenant_id = 't001' AND dataset = 'probe'`).Scan(&v))
+	return v
+}
+
+// TestSlowStaleWarmIsSkipped is the stale-overwrite race: a warm that read the data before a
+// change finishes after a warm that read it after; Redis keeps the newer value.
+func TestSlowStaleWarmIsSkipped(t *testing.T) {
+	t.Parallel()
+	b := setupProbe(t)
+	ctx := context.Background()
+	rdb, pool := b.env.Redis, b.env.Pool
+
+	setName(t, pool, "old", 1.5)
+	oldVersion := probeVersion(t, pool)
+	slow := make(chan []warm.Result, 1)
+	go func() {
+		res, err := b.warmer.Datasets(ctx, t001, []string{"probe"})
+		if err != nil {
+			res = []warm.Result{{Err: err}}
+		}
+		slow <- res
+	}()
+	waitSleeping(t, pool, 1)
+
+	setName(t, pool, "new", 0)
+	newVersion := probeVersion(t, pool)
+	require.Greater(t, newVersion, oldVersion)
+	fast, err := b.warmer.Datasets(ctx, t001, []string{"probe"})
+	require.NoError(t, err)
+	require.NoError(t, fast[0].Err)
+	require.Equal(t, newVersion, fast[0].Version)
+	require.Equal(t, 1, fast[0].Keys)
+	require.Equal(t, `"new"`, rdb.Get(ctx, probeKey).Val())
+
+	res := <-slow
+	require.NoError(t, res[0].Err)
+	require.Equal(t, oldVersion, res[0].Version, "the slow warm read the old version with the old data")
+	require.Zero(t, res[0].Keys)
+	require.Equal(t, 1, res[0].Skipped, "its write was refused by the compare-and-set")
+	require.Equal(t, `"new"`, rdb.Get(ctx, probeKey).Val(), "Redis kept the newer value")
+	require.Equal(t, strconv.FormatInt(newVersion, 10), rdb.Get(ctx, probeVersionKey).Val())
+	ttl := rdb.PTTL(ctx, probeVersionKey).Val()
+	require.Greater(t, ttl, 59*time.Minute, "the version key lives as long as its value")
+}
+
+// TestChangeWhileRunningIsWarmedAgain is the lost-change race: a change commits while the
+// re-warm job of the same tenant x dataset is running (having read the data before it); the
+// change gets a job of its own and Redis ends with the newest data.
+func TestChangeWhileRunningIsWarmedAgain(t *testing.T) {
+	t.Parallel()
+	for _, workers := range []string{"1", "4"} {
+		t.Run("change workers "+workers, func(t *testing.T) {
+			t.Parallel()
+			b := setupProbe(t)
+			ctx := context.Background()
+			rdb, pool := b.env.Redis, b.env.Pool
+			b.env.StartWorker(t, b.env.Config(t, map[string]string{"CACHEWARM_CHANGE_WORKERS": workers}), b.cat)
+
+			setName(t, pool, "first", 1)
+			waitSleeping(t, pool, 1) // the first job runs, holding the "first" snapshot
+			setName(t, pool, "second", 0)
+
+			require.Eventually(t, func() bool {
+				var done, all int
+				err := pool.QueryRow(ctx, `
+SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FROM cachewarm.river_job
+WHERE kind = 'cachewarm.warm_datasets' AND args @> '{"tenant_id": "t001", "datasets": ["probe"]}'`).Scan(&done, &all)
+				return err == nil && done == 2 && all == 2
+			}, 10*time.Second, 10*time.Millisecond, "the change that came while the first job ran got a second job")
+			require.Equal(t, `"second"`, rdb.Get(ctx, probeKey).Val())
+			require.Equal(t, strconv.FormatInt(probeVersion(t, pool), 10), rdb.Get(ctx, probeVersionKey).Val())
+		})
+	}
+}
+
+// TestChangeHoldsBackTheWaitingJob: a change whose transaction finds a re-warm job already
+// waiting relies on it; that job must not run (and read the data) before the change commits.
+func TestChangeHoldsBackTheWaitingJob(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 1)
+	ctx := context.Background()
+	const key = "finance:coa:t001"
+
+	_, err := env.Pool.Exec(ctx, `UPDATE chart_of_accounts SET name = 'first' WHERE tenant_id = 't001' AND id = 1`)
+	require.NoError(t, err) // queues a job; no worker yet
+
+	tx, err := env.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	_, err = tx.Exec(ctx, `UPDATE chart_of_accounts SET name = 'second' WHERE tenant_id = 't001' AND id = 1`)
+	require.NoError(t, err)
+	var jobs int
+	require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE args @> '{"datasets": ["chart_of_accounts"]}'`).Scan(&jobs))
+	require.Equal(t, 1, jobs, "the change relies on the waiting job")
+
+	_, err = env.Pool.Exec(ctx, `SELECT cachewarm.enqueue_dataset_warm('t001', ARRAY['vendors'])`)
+	require.NoError(t, err)
+	env.StartWorker(t, env.Config(t, nil), nil)
+	// The vendors job (not held by the open change) shows the worker is fetching.
+	require.Eventually(t, func() bool {
+		var n int
+		_ = env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE state = 'completed' AND args @> '{"datasets": ["vendors"]}'`).Scan(&n)
+		return n == 1
+	}, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	n, err := env.Redis.Exists(ctx, key).Result()
+	require.NoError(t, err)
+	require.Zero(t, n, "the waiting job did not run while the change was open")
+
+	require.NoError(t, tx.Commit(ctx))
+	require.Eventually(t, func() bool {
+		return containsName(env.Redis.Get(ctx, key).Val(), "second")
+	}, 5*time.Second, 10*time.Millisecond, "the job ran after the commit, with the change")
+}
+
+// TestLostVersionKeysDoNotWedge: Redis may evict or lose the version keys (or everything); the
+// next warm writes.
+func TestLostVersionKeysDoNotWedge(t *testing.T) {
+	t.Parallel()
+	b := setupProbe(t)
+	ctx := context.Background()
+	rdb, pool := b.env.Redis, b.env.Pool
+	warmProbe := func() warm.Result {
+		t.Helper()
+		res, err := b.warmer.Datasets(ctx, t001, []string{"probe", "chart_of_accounts"})
+		require.NoError(t, err)
+		for _, r := range res {
+			require.NoError(t, r.Err)
+		}
+		return res[0]
+	}
+
+	setName(t, pool, "one", 0)
+	require.Equal(t, 1, warmProbe().Keys)
+
+	// The version key is evicted; the data changes: the next warm writes.
+	require.NoError(t, rdb.Del(ctx, probeVersionKey).Err())
+	setName(t, pool, "two", 0)
+	require.Equal(t, 1, warmProbe().Keys)
+	require.Equal(t, `"two"`, rdb.Get(ctx, probeKey).Val())
+
+	// The data key is evicted but its version key stays: a warm at the same version writes.
+	require.NoError(t, rdb.Del(ctx, probeKey).Err())
+	require.Equal(t, 1, warmProbe().Keys)
+	require.Equal(t, `"two"`, rdb.Get(ctx, probeKey).Val())
+
+	// The whole (test's own) DB is flushed, as a cache-manager reset() does.
+	require.NoError(t, rdb.FlushDB(ctx).Err())
+	setName(t, pool, "three", 0)
+	require.Equal(t, 1, warmProbe().Keys)
+	require.Equal(t, `"three"`, rdb.Get(ctx, probeKey).Val())
+	require.True(t, containsName(rdb.Get(ctx, "finance:coa:t001").Val(), "three"))
+	members, err := rdb.SMembers(ctx, cache.IndexKey(t001, "probe")).Result()
+	require.NoError(t, err)
+	require.Equal(t, []string{probeKey}, members, "the index is rebuilt, so invalidation still finds the key")
+}
+
+// containsName reports whether v, a JSON list of accounts, has one named name.
+func containsName(v, name string) bool {
+	var accounts []struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal([]byte(v), &accounts) != nil {
+		return false
+	}
+	return slices.ContainsFunc(accounts, func(a struct {
+		Name string `json:"name"`
+	}) bool {
+		return a.Name == name
+	})
+}
+
+// TestOpenChangeDoesNotBlockWarm: a warm of a tenant's datasets does not wait for a change to
+// them that is still open (a long import, say): it warms the committed data, and the change's
+// own re-warm follows its commit.
+func TestOpenChangeDoesNotBlockWarm(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 1)
+	ctx := context.Background()
+	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, mustDefault(t), fixture.Logger(t))
+	_, err := w.Datasets(ctx, t001, []string{"chart_of_accounts"}) // the version row exists
+	require.NoError(t, err)
+
+	tx, err := env.Pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
+	_, err = tx.Exec(ctx, `UPDATE chart_of_accounts SET name = 'uncommitted' WHERE tenant_id = 't001' AND id = 1`)
+	require.NoError(t, err)
+
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	res, err := w.Phase(wctx, t001, catalog.PhaseCritical)
+	require.NoError(t, err)
+	for _, r := range res {
+		require.NoError(t, r.Err, "warm %s while a change to it is open", r.Dataset)
+	}
+	require.False(t, containsName(env.Redis.Get(ctx, "finance:coa:t001").Val(), "uncommitted"))
+	require.NoError(t, tx.Commit(ctx))
+}
+
+func mustDefault(t *testing.T) *catalog.Catalog {
+	t.Helper()
+	c, err := catalog.Default()
+	require.NoError(t, err)
+	return c
+}
