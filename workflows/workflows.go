@@ -89,6 +89,11 @@ type Run struct {
 func (s *Service) Start(ctx context.Context, client *river.Client[pgx.Tx], req Request) ([]Run, error) {
 	var runs []Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Durable even on a worker's asynchronously committing connections: the caller is
+		// told these workflows exist.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = on`); err != nil {
+			return err
+		}
 		var err error
 		runs, err = s.StartTx(ctx, tx, client, req)
 		return err

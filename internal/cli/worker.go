@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/worker"
 	"github.com/spf13/cobra"
 )
@@ -16,7 +17,7 @@ func (a *app) workerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, pool, rdb, err := a.connect(ctx, poolSize(cfg.Workers, cfg.ChangeWorkers))
+			pool, rdb, err := config.ConnectWorker(ctx, cfg)
 			if err != nil {
 				return err
 			}
@@ -35,7 +36,3 @@ func (a *app) workerCmd() *cobra.Command {
 		},
 	}
 }
-
-// poolSize is the connections a worker needs: one per running job, plus River's listener,
-// producers and maintenance, plus room for the HTTP API.
-func poolSize(workers, changeWorkers int) int { return workers + changeWorkers + 6 }

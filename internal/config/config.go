@@ -6,10 +6,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +36,16 @@ const (
 	DefaultRefreshHigh     = "@every 3h"  // TTL 12 h
 	DefaultRefreshMedium   = "@every 90m" // TTL 6 h
 )
+
+// DefaultJobTimeout bounds one attempt of a phase job: a phase of one tenant writes a few
+// thousand keys in well under a second, so a minute is ample.
+const DefaultJobTimeout = time.Minute
+
+// rescueMargin is how much longer than the job timeout a job may stay running before it is
+// rescued as stuck. With the defaults, a killed worker's job is rescued 75 s after it started
+// at the earliest and, River's rescuer running every 30 s, within 105 s at the latest: under
+// two minutes.
+const rescueMargin = 15 * time.Second
 
 // Config is cachewarm's validated configuration.
 type Config struct {
@@ -63,8 +75,17 @@ type Config struct {
 	// ChangeWorkers is how many change-driven re-warm jobs one process runs at once
 	// (CACHEWARM_CHANGE_WORKERS, default 4).
 	ChangeWorkers int
-	// ShutdownTimeout bounds a graceful stop (CACHEWARM_SHUTDOWN_TIMEOUT, default 30s).
+	// ShutdownTimeout bounds a graceful stop (CACHEWARM_SHUTDOWN_TIMEOUT, default 30s): the
+	// process has exited by then, running jobs cancelled and back in the queue.
 	ShutdownTimeout time.Duration
+	// JobTimeout bounds one attempt of a phase or refresh job (CACHEWARM_JOB_TIMEOUT, default
+	// 1m); a dataset re-warm job gets half of it.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before the elected leader's rescuer
+	// treats its worker as dead and retries it (CACHEWARM_RESCUE_AFTER, default JobTimeout +
+	// 15s, at least JobTimeout). River's rescuer looks every 30 s and leadership passes on
+	// within about 15 s, so a killed worker's jobs run again within RescueAfter + 30 s.
+	RescueAfter time.Duration
 }
 
 // Redis is where and how to reach Redis.
@@ -78,6 +99,9 @@ type Redis struct {
 	Password string
 	// ClusterAddrs, from REDIS_CLUSTER_ADDRS, switches to Redis Cluster.
 	ClusterAddrs []string
+	// TLSCAFile, from REDIS_TLS_CA_FILE, is a PEM file of the certificate authorities that
+	// rediss:// servers are verified against (instead of the system's).
+	TLSCAFile string
 }
 
 // Load reads the configuration through lookup (os.LookupEnv in main) and validates it. Every
@@ -129,6 +153,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		Workers:         positive("CACHEWARM_WORKERS", 8),
 		ChangeWorkers:   positive("CACHEWARM_CHANGE_WORKERS", 4),
 		ShutdownTimeout: 30 * time.Second,
+		JobTimeout:      DefaultJobTimeout,
 	}
 	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
 		bad("DATABASE_URL", "cannot be parsed: %v", redactErr(err, c.DatabaseURL))
@@ -150,8 +175,27 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 
+	duration := func(name string, def time.Duration) time.Duration {
+		v := get(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad(name, "%q is not a positive duration such as 30s", v)
+			return def
+		}
+		return d
+	}
+	c.JobTimeout = duration("CACHEWARM_JOB_TIMEOUT", DefaultJobTimeout)
+	c.RescueAfter = duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
+	if c.RescueAfter < c.JobTimeout {
+		bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
+	}
+
 	r := &c.Redis
 	r.URL = get("REDIS_URL")
+	r.TLSCAFile = get("REDIS_TLS_CA_FILE")
 	r.Password = get("REDIS_PASSWORD")
 	if v := get("REDIS_CLUSTER_ADDRS"); v != "" {
 		for a := range strings.SplitSeq(v, ",") {
@@ -162,6 +206,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 				bad("REDIS_CLUSTER_ADDRS", "%q: %v", a, err)
 			}
 			r.ClusterAddrs = append(r.ClusterAddrs, a)
+		}
+	}
+	if r.TLSCAFile != "" {
+		if _, err := r.tlsRoots(); err != nil {
+			bad("REDIS_TLS_CA_FILE", "%v", err)
 		}
 	}
 	if r.URL != "" {
@@ -208,6 +257,9 @@ func (c Config) LogValue() slog.Value {
 		slog.String("http", c.HTTPAddr),
 		slog.Bool("api_token_set", c.APIToken != ""),
 		slog.Int("workers", c.Workers),
+		slog.Duration("job_timeout", c.JobTimeout),
+		slog.Duration("rescue_after", c.RescueAfter),
+		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)
 }
 
@@ -233,6 +285,9 @@ func (r Redis) NewRedis() (redis.UniversalClient, error) {
 				return nil, fmt.Errorf("REDIS_URL: %w", redactErr(err, r.URL))
 			}
 			opts.Username, opts.Password, opts.TLSConfig = u.Username, cmp.Or(u.Password, r.Password), u.TLSConfig
+			if err := r.configureTLS(opts.TLSConfig); err != nil {
+				return nil, err
+			}
 		}
 		return redis.NewClusterClient(opts), nil
 	}
@@ -244,23 +299,78 @@ func (r Redis) NewRedis() (redis.UniversalClient, error) {
 		if opts.Password == "" {
 			opts.Password = r.Password
 		}
-		if opts.TLSConfig != nil && opts.TLSConfig.MinVersion == 0 {
-			opts.TLSConfig.MinVersion = tls.VersionTLS12
+		if err := r.configureTLS(opts.TLSConfig); err != nil {
+			return nil, err
 		}
 		return redis.NewClient(opts), nil
 	}
 	return redis.NewClient(&redis.Options{Addr: r.Addr, DB: r.DB, Password: r.Password}), nil
 }
 
+// configureTLS sets TLS 1.2 as the minimum and, with TLSCAFile, the trusted authorities, on
+// the TLS configuration of a rediss:// URL (nil for redis://: nothing to do).
+func (r Redis) configureTLS(c *tls.Config) error {
+	if c == nil {
+		return nil
+	}
+	if c.MinVersion == 0 {
+		c.MinVersion = tls.VersionTLS12
+	}
+	if r.TLSCAFile == "" {
+		return nil
+	}
+	roots, err := r.tlsRoots()
+	if err != nil {
+		return fmt.Errorf("REDIS_TLS_CA_FILE: %w", err)
+	}
+	c.RootCAs = roots
+	return nil
+}
+
+// tlsRoots reads TLSCAFile.
+func (r Redis) tlsRoots() (*x509.CertPool, error) {
+	pem, err := os.ReadFile(r.TLSCAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", r.TLSCAFile)
+	}
+	return pool, nil
+}
+
 // Connect opens and pings the PostgreSQL pool (pgxpool connects lazily, so a bad address only
 // shows at the ping) with room for maxConns connections, and pings Redis.
 func Connect(ctx context.Context, c Config, maxConns int) (*pgxpool.Pool, redis.UniversalClient, error) {
+	return connect(ctx, c, maxConns, nil)
+}
+
+// ConnectWorker is Connect for a worker: the pool has room for one connection per job slot
+// plus River's listener, producers and maintenance and the HTTP API, and its sessions commit
+// asynchronously (synchronous_commit=off). A worker's own writes are all safe to lose in a
+// PostgreSQL crash: a job completion that is lost leaves the job to be rescued and run again
+// (warms are idempotent), together with the next phase it inserted in the same transaction.
+// Writes that promise something to a caller (starting workflows, queueing re-warms) set
+// synchronous_commit back on in their own transactions. This takes a disk flush (about 1.5 ms
+// here) off every job.
+func ConnectWorker(ctx context.Context, c Config) (*pgxpool.Pool, redis.UniversalClient, error) {
+	return connect(ctx, c, c.PoolSize(), map[string]string{"synchronous_commit": "off"})
+}
+
+// PoolSize is the PostgreSQL connections one worker process uses at most.
+func (c Config) PoolSize() int { return c.Workers + c.ChangeWorkers + 6 }
+
+func connect(ctx context.Context, c Config, maxConns int, params map[string]string) (*pgxpool.Pool, redis.UniversalClient, error) {
 	pcfg, err := pgxpool.ParseConfig(c.DatabaseURL)
 	if err != nil {
 		return nil, nil, fmt.Errorf("DATABASE_URL: %w", redactErr(err, c.DatabaseURL))
 	}
 	if maxConns > 0 {
 		pcfg.MaxConns = int32(maxConns)
+	}
+	for k, v := range params {
+		pcfg.ConnConfig.RuntimeParams[k] = v
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {

@@ -65,7 +65,7 @@ func Run(ctx context.Context, o Options) error {
 	cfg.WarmingEnabled = false // the demo starts its own warm, to show its progress
 	fmt.Fprintf(out, "cachewarm demo: database %s, redis %s, %d tenants\n\n", config.RedactURL(dbURL), cfg.Redis, o.Tenants)
 
-	pool, rdb, err := config.Connect(ctx, cfg, cfg.Workers+cfg.ChangeWorkers+8)
+	pool, rdb, err := config.ConnectWorker(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cachewarm/cachewarm/cache"
 )
 
@@ -47,7 +49,15 @@ func (w *Warmer) Invalidate(ctx context.Context, t cache.Tenant, names []string,
 // how many it queued.
 func (w *Warmer) Enqueue(ctx context.Context, t cache.Tenant, names []string, reason string) (int, error) {
 	var n int
-	if err := w.pool.QueryRow(ctx, `SELECT cachewarm.enqueue_dataset_warm($1, $2, $3)`, t.String(), names, reason).Scan(&n); err != nil {
+	err := pgx.BeginFunc(ctx, w.pool, func(tx pgx.Tx) error {
+		// Durable even on a worker's asynchronously committing connections: the keys are
+		// already gone, so the re-warm must not be.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = on`); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT cachewarm.enqueue_dataset_warm($1, $2, $3)`, t.String(), names, reason).Scan(&n)
+	})
+	if err != nil {
 		return 0, fmt.Errorf("enqueue re-warm of %s: %w", t, err)
 	}
 	return n, nil
