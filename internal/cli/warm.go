@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/worker"
@@ -28,16 +29,25 @@ func (a *app) warmCmd() *cobra.Command {
 			if all == (len(tenants) > 0) {
 				return errors.New("name tenants with --tenant ID, or warm every active tenant with --all (not both)")
 			}
-			cfg, pool, rdb, err := a.connect(ctx, 4)
+			for _, id := range tenants {
+				if err := cache.ValidateTenant(id); err != nil {
+					return err
+				}
+			}
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			ph, err := phasesOrDefault(cfg, splitList(phases))
+			if err != nil {
+				return err
+			}
+			_, pool, rdb, err := a.connect(ctx, 4)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
 			defer rdb.Close()
-			ph, err := phasesOrDefault(cfg, splitList(phases))
-			if err != nil {
-				return err
-			}
 			client, err := insertClient(pool, a.logger())
 			if err != nil {
 				return err

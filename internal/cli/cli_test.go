@@ -1,0 +1,90 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/cachewarm/cachewarm/internal/cli"
+	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/testenv"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// run runs the CLI in-process with env and returns stdout, stderr and the error.
+func run(t *testing.T, env map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := cli.Run(context.Background(), args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+func TestSeedMigrateWarmStatus(t *testing.T) {
+	t.Parallel()
+	dbURL := testenv.NewDB(t)
+	_, redisURL := testenv.NewRedis(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "CACHE_WARMING_PHASE3_ENABLED": "true", "CACHEWARM_LOG_LEVEL": "warn"}
+
+	out, _, err := run(t, env, "seed", "--tenants", "2", "--seed", "5")
+	require.NoError(t, err)
+	require.Contains(t, out, "seeded 2 tenant(s)")
+
+	out, _, err = run(t, env, "migrate")
+	require.NoError(t, err)
+	require.Contains(t, out, "change triggers on 17 table(s)")
+	out, _, err = run(t, env, "migrate")
+	require.NoError(t, err, "migrate is idempotent")
+	require.Contains(t, out, "0 River and 0 cachewarm migration(s) applied")
+
+	w := &fixture.Env{DBURL: dbURL, RedisURL: redisURL, Pool: testenv.Connect(t, dbURL)}
+	w.StartWorker(t, w.Config(t, nil), nil)
+
+	out, _, err = run(t, env, "warm", "--all", "--wait")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "enqueued 2 workflow(s)")
+	require.Contains(t, out, "2 completed, 0 partial or failed")
+
+	out, _, err = run(t, env, "status", "--tenant", "t001")
+	require.NoError(t, err)
+	require.Contains(t, out, "t001")
+	require.Contains(t, out, "critical completed 1, high completed 1, medium completed 1")
+	require.NotContains(t, out, "t002")
+
+	out, _, err = run(t, env, "status", "--failed")
+	require.NoError(t, err)
+	require.Contains(t, out, "no workflows")
+}
+
+func TestRefusesBadInput(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"glob tenant", []string{"warm", "--tenant", "a*"}, "invalid tenant id"},
+		{"no tenant", []string{"warm"}, "--tenant ID"},
+		{"both", []string{"warm", "--all", "--tenant", "t1"}, "not both"},
+		{"bad phase", []string{"warm", "--all", "--phase", "urgent"}, "unknown phase"},
+		{"unknown dataset", []string{"invalidate", "--tenant", "t1", "--dataset", "nope"}, "unknown dataset"},
+		{"colon tenant", []string{"invalidate", "--tenant", "x:*"}, "invalid tenant id"},
+		{"status tenant", []string{"status", "--tenant", "t 1"}, "invalid tenant id"},
+		{"bad port", []string{"migrate"}, "REDIS_PORT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := env
+			if tt.name == "bad port" {
+				e = map[string]string{"REDIS_PORT": "nope"}
+			}
+			_, stderr, err := run(t, e, tt.args...)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tt.want)
+			require.Contains(t, stderr, tt.want, "the error is reported on stderr")
+		})
+	}
+}
