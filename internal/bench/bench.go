@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -149,10 +150,12 @@ func Run(ctx context.Context, o Options) error {
 	defer stopWorkers(procs)
 
 	fmt.Fprintf(out, "warming %d tenants with %d worker process(es) ...\n", o.Tenants, o.Workers)
+	cpu0 := sampleCPU(ctx, rdb, procs)
 	wr, err := fullWarm(ctx, pool, o.Logger)
 	if err != nil {
 		return err
 	}
+	cpu := sampleCPU(ctx, rdb, procs).sub(cpu0)
 	var peakRSS int64
 	for _, p := range procs {
 		peakRSS = max(peakRSS, p.peakRSS())
@@ -196,8 +199,11 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "worker peak RSS\t%.0f MB (max over processes)\n", float64(peakRSS)/(1<<20))
-	fmt.Fprintf(tw, "jobs\t%d phase jobs; in Work %.1f s, of which dataset work %.1f s; River overhead per job %.2f ms (queue wait excluded)\n",
-		wr.Jobs, wr.InWork.Seconds(), datasetWork, wr.overheadPerJob(o).Seconds()*1000)
+	fmt.Fprintf(tw, "job overhead\t%d phase jobs ran %.1f s in all, %.1f s of it dataset work: %.2f ms per job in River and bookkeeping (queue wait excluded)\n",
+		wr.Jobs, wr.InJobs.Seconds(), datasetWork, (wr.InJobs.Seconds()-datasetWork)/float64(max(wr.Jobs, 1))*1000)
+	fmt.Fprintf(tw, "CPU during the warm\tpostgres %.1f s, redis %.1f s, workers %.1f s (%.0f%% of %d cores x wall)\n",
+		cpu.Postgres.Seconds(), cpu.Redis.Seconds(), cpu.Workers.Seconds(),
+		100*(cpu.Postgres+cpu.Redis+cpu.Workers).Seconds()/(wr.Wall.Seconds()*float64(runtime.NumCPU())), runtime.NumCPU())
 	fmt.Fprintf(tw, "change-to-fresh, idle\tp50 %s  p95 %s  p99 %s  (n=%d)\n", ms(idle.p(50)), ms(idle.p(95)), ms(idle.p(99)), len(idle))
 	fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.p(50)), ms(busy.p(95)), ms(busy.p(99)), len(busy), busyWarm.Round(time.Millisecond))
 	if !o.SkipRaw {

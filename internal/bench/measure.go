@@ -89,21 +89,8 @@ type warmResult struct {
 	Keys, Bytes int64
 	Wall        time.Duration
 	Jobs        int
-	InWork      time.Duration
-}
-
-// overheadPerJob is the worker slot time not spent inside Work, per job: fetching,
-// completing and idling between jobs (waiting in the queue is not counted).
-func (w warmResult) overheadPerJob(o Options) time.Duration {
-	slots := 8
-	if s, err := strconv.Atoi(workerSlots(o)); err == nil {
-		slots = s
-	}
-	total := time.Duration(o.Workers*slots) * w.Wall
-	if w.Jobs == 0 || total < w.InWork {
-		return 0
-	}
-	return (total - w.InWork) / time.Duration(w.Jobs)
+	// InJobs is the time phase jobs ran (River attempted_at to finalized_at), summed.
+	InJobs time.Duration
 }
 
 // fullWarm starts a workflow of every phase for every tenant and waits for all of them. Phase
@@ -144,8 +131,10 @@ func fullWarm(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (war
 	rows, err := pool.Query(ctx, `
 SELECT phase, sum(keys_written)::bigint, sum(bytes_written)::bigint,
        (extract(epoch FROM max(finished_at) - $2::timestamptz) * 1e6)::bigint,
-       count(*)::int, (extract(epoch FROM sum(finished_at - started_at)) * 1e6)::bigint
-FROM cachewarm.workflow_phases WHERE workflow_id = ANY($1)
+       count(*)::int,
+       (SELECT (extract(epoch FROM sum(j.finalized_at - j.attempted_at)) * 1e6)::bigint
+        FROM cachewarm.river_job j WHERE j.id = ANY(array_agg(p.job_id)))
+FROM cachewarm.workflow_phases p WHERE workflow_id = ANY($1)
 GROUP BY phase ORDER BY array_position(ARRAY['critical', 'high', 'medium'], phase)`, ids, t0)
 	if err != nil {
 		return r, err
@@ -164,7 +153,7 @@ GROUP BY phase ORDER BY array_position(ARRAY['critical', 'high', 'medium'], phas
 		r.Bytes += p.Bytes
 		r.Wall = max(r.Wall, p.Wall)
 		r.Jobs += jobs
-		r.InWork += time.Duration(workUS) * time.Microsecond
+		r.InJobs += time.Duration(workUS) * time.Microsecond
 	}
 	return r, rows.Err()
 }

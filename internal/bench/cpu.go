@@ -1,0 +1,75 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/<pid>/stat times (100 on Linux).
+const clockTicks = 100
+
+// cpuSample is the CPU time used so far by the processes the warm runs on.
+type cpuSample struct {
+	Postgres, Redis, Workers time.Duration
+}
+
+func (a cpuSample) sub(b cpuSample) cpuSample {
+	return cpuSample{Postgres: a.Postgres - b.Postgres, Redis: a.Redis - b.Redis, Workers: a.Workers - b.Workers}
+}
+
+// sampleCPU reads user+system CPU time of every postgres process, of the Redis server (its
+// pid from INFO, when it runs on this machine) and of the worker processes.
+func sampleCPU(ctx context.Context, rdb *redis.Client, workers []*process) cpuSample {
+	var s cpuSample
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if comm, cpu, ok := procCPU(pid); ok && comm == "postgres" {
+			s.Postgres += cpu
+		}
+	}
+	if pid, err := strconv.Atoi(infoField(rdb.Info(ctx, "server").Val(), "process_id")); err == nil {
+		_, s.Redis, _ = procCPU(pid)
+	}
+	for _, p := range workers {
+		_, cpu, _ := procCPU(p.cmd.Process.Pid)
+		s.Workers += cpu
+	}
+	return s
+}
+
+func procCPU(pid int) (string, time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", 0, false
+	}
+	text := string(b)
+	open, end := strings.IndexByte(text, '('), strings.LastIndexByte(text, ')')
+	if open < 0 || end < open {
+		return "", 0, false
+	}
+	fields := strings.Fields(text[end+1:])
+	if len(fields) < 13 {
+		return "", 0, false
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return text[open+1 : end], time.Duration(utime+stime) * time.Second / clockTicks, true
+}
+
+func infoField(info, name string) string {
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
