@@ -100,11 +100,15 @@ func New(d Deps) (*Worker, error) {
 	river.AddWorker(workers, phaseWorker)
 	river.AddWorker(workers, datasetsWorker)
 	river.AddWorker(workers, refreshWorker)
+	river.AddWorker(workers, jobs.NewReapWorker(w.workflows.Reap, d.Logger))
 
 	periodic, err := refreshJobs(cfg)
 	if err != nil {
 		return nil, err
 	}
+	periodic = append(periodic, river.NewPeriodicJob(river.PeriodicInterval(jobs.ReapInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return jobs.ReapArgs{}, nil },
+		&river.PeriodicJobOpts{ID: "reap_workflows", RunOnStart: true}))
 	client, err := river.NewClient(riverpgxv5.New(d.Pool), &river.Config{
 		Schema:               migrations.Schema,
 		Logger:               d.Logger,

@@ -180,3 +180,48 @@ func slowCatalog(t *testing.T) *catalog.Catalog {
 	require.NoError(t, err)
 	return cat
 }
+
+func TestReapRepairsWorkflowsWhosePhaseJobWasDiscarded(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 2)
+	ctx := context.Background()
+	w := env.StartWorker(t, env.Config(t, map[string]string{"CACHEWARM_WORKERS": "1"}), nil)
+
+	// Two workflows whose first phase job dies before it runs: one discarded (as by the
+	// rescuer after a crash on the last attempt), one cancelled (from River UI).
+	tx, err := env.Pool.Begin(ctx)
+	require.NoError(t, err)
+	runs, err := w.Workflows().StartTx(ctx, tx, w.Client(), workflows.Request{All: true, Phases: catalog.Phases, Trigger: "test"})
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
+	_, err = tx.Exec(ctx, `UPDATE cachewarm.river_job SET state = CASE WHEN (args ->> 'tenant_id') = 't001' THEN 'discarded' ELSE 'cancelled' END::cachewarm.river_job_state,
+		finalized_at = now(), attempt = 8 WHERE kind = 'cachewarm.warm_phase'`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+
+	n, err := w.Workflows().Reap(ctx, w.Client())
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	env.WaitWorkflows(t, time.Minute)
+
+	states := map[string]string{}
+	rows, err := env.Pool.Query(ctx, `SELECT tenant_id, state FROM cachewarm.workflow_runs`)
+	require.NoError(t, err)
+	type st struct{ Tenant, State string }
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[st])
+	require.NoError(t, err)
+	for _, s := range got {
+		states[s.Tenant] = s.State
+	}
+	require.Equal(t, map[string]string{"t001": workflows.StatePartial, "t002": workflows.StateCancelled}, states)
+	exists, err := env.Redis.Exists(ctx, "sales:vendors:t001:page:1:limit:100").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, exists, "after the discarded critical phase, high still ran")
+
+	again, err := w.Workflows().Start(ctx, w.Client(), workflows.Request{Tenants: []string{"t001", "t002"}, Phases: catalog.Phases, Trigger: "test"})
+	require.NoError(t, err)
+	for _, r := range again {
+		require.False(t, r.Existing, "both tenants can be warmed again")
+	}
+	env.WaitWorkflows(t, time.Minute)
+}

@@ -68,3 +68,28 @@ LEFT JOIN cachewarm.workflow_phases p ON p.workflow_id = r.id AND p.phase = ph
 WHERE r.id = ANY($1::bigint[])
 GROUP BY ph`
 )
+
+const (
+	// orphanedPhasesSQL finds phase jobs that ended discarded or cancelled while their
+	// workflow is still active and has no record of the phase.
+	orphanedPhasesSQL = `
+SELECT j.id, j.state::text, j.args::text::bytea, j.attempt::int, j.created_at, coalesce(j.finalized_at, now()),
+       coalesce(j.errors[array_length(j.errors, 1)] ->> 'error', '')
+FROM cachewarm.river_job j
+JOIN cachewarm.workflow_runs r ON r.id = (j.args ->> 'workflow_id')::bigint
+WHERE j.kind = 'cachewarm.warm_phase' AND j.state IN ('discarded', 'cancelled')
+  AND r.state IN ('queued', 'running')
+  AND NOT EXISTS (SELECT 1 FROM cachewarm.workflow_phases p WHERE p.workflow_id = r.id AND p.phase = j.args ->> 'phase')
+ORDER BY j.id`
+
+	lockOrphanSQL = `
+SELECT EXISTS (
+    SELECT 1 FROM cachewarm.workflow_runs r
+    WHERE r.id = $1 AND r.state IN ('queued', 'running')
+      AND NOT EXISTS (SELECT 1 FROM cachewarm.workflow_phases p WHERE p.workflow_id = r.id AND p.phase = $2)
+    FOR UPDATE OF r)`
+
+	cancelWorkflowSQL = `
+UPDATE cachewarm.workflow_runs SET state = 'cancelled', finished_at = now()
+WHERE id = $1 AND state IN ('queued', 'running')`
+)

@@ -1,0 +1,60 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// ReapArgs is the periodic repair of workflows whose phase job was discarded or cancelled
+// (see workflows.Service.Reap). The elected leader enqueues it every minute.
+type ReapArgs struct{}
+
+// Kind is the permanent job kind.
+func (ReapArgs) Kind() string { return "cachewarm.reap" }
+
+// InsertOpts makes the repair unique while it waits or runs.
+func (ReapArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{
+		Queue: QueueWarm, Priority: 1, MaxAttempts: 3,
+		UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
+			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+		}},
+	}
+}
+
+// ReapInterval is how often the leader repairs workflows.
+const ReapInterval = time.Minute
+
+// ReapFunc repairs workflows and returns how many (package workflows provides it).
+type ReapFunc func(ctx context.Context, client *river.Client[pgx.Tx]) (int, error)
+
+// ReapWorker runs the repair.
+type ReapWorker struct {
+	river.WorkerDefaults[ReapArgs]
+	reap   ReapFunc
+	logger *slog.Logger
+}
+
+// NewReapWorker returns the worker.
+func NewReapWorker(reap ReapFunc, logger *slog.Logger) *ReapWorker {
+	return &ReapWorker{reap: reap, logger: logger}
+}
+
+// Work repairs what needs it.
+func (w *ReapWorker) Work(ctx context.Context, job *river.Job[ReapArgs]) error {
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := w.reap(ctx, client); err != nil {
+		return fmt.Errorf("reap workflows: %w", err)
+	}
+	return nil
+}
