@@ -19,9 +19,10 @@ const (
 	QueueChange = "change"
 )
 
-// Timeouts, chosen together with the River client's RescueStuckJobsAfter (see package
-// worker): a phase of one tenant writes a few thousand keys and takes well under a second, so
-// a minute is ample, and a job whose worker died is rescued soon after the timeout.
+// Default timeouts (CACHEWARM_JOB_TIMEOUT overrides them through the workers' JobTimeout
+// fields), chosen together with the River client's RescueStuckJobsAfter (see package worker):
+// a phase of one tenant writes a few thousand keys and takes well under a second, so a minute
+// is ample, and a job whose worker died is rescued soon after the timeout.
 const (
 	PhaseTimeout   = time.Minute
 	DatasetTimeout = 30 * time.Second

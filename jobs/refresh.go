@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -47,6 +48,8 @@ type RefreshWorker struct {
 	river.WorkerDefaults[RefreshArgs]
 	start  StartFunc
 	logger *slog.Logger
+	// JobTimeout bounds one attempt; zero means RefreshTimeout.
+	JobTimeout time.Duration
 }
 
 // NewRefreshWorker returns the worker.
@@ -55,7 +58,9 @@ func NewRefreshWorker(start StartFunc, logger *slog.Logger) *RefreshWorker {
 }
 
 // Timeout bounds one attempt.
-func (w *RefreshWorker) Timeout(*river.Job[RefreshArgs]) time.Duration { return RefreshTimeout }
+func (w *RefreshWorker) Timeout(*river.Job[RefreshArgs]) time.Duration {
+	return cmp.Or(w.JobTimeout, RefreshTimeout)
+}
 
 // Work starts the workflows.
 func (w *RefreshWorker) Work(ctx context.Context, job *river.Job[RefreshArgs]) error {

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -41,6 +42,8 @@ type WarmDatasetsWorker struct {
 	warmer  *warm.Warmer
 	observe func(DatasetsOutcome)
 	logger  *slog.Logger
+	// JobTimeout bounds one attempt; zero means DatasetTimeout.
+	JobTimeout time.Duration
 }
 
 // NewWarmDatasetsWorker returns the worker; observe, if not nil, sees every finished job.
@@ -50,7 +53,7 @@ func NewWarmDatasetsWorker(warmer *warm.Warmer, observe func(DatasetsOutcome), l
 
 // Timeout bounds one attempt.
 func (w *WarmDatasetsWorker) Timeout(*river.Job[WarmDatasetsArgs]) time.Duration {
-	return DatasetTimeout
+	return cmp.Or(w.JobTimeout, DatasetTimeout)
 }
 
 // NextRetry spaces retries with backoff.
@@ -65,14 +68,14 @@ func (w *WarmDatasetsWorker) Work(ctx context.Context, job *river.Job[WarmDatase
 		return river.JobCancel(err)
 	}
 	results, err := w.warmer.Datasets(ctx, t, job.Args.Datasets)
+	if stopping(ctx) {
+		return river.JobSnooze(0) // cancelled by a shutdown: not a failure
+	}
 	if err != nil {
 		return err
 	}
 	if w.observe != nil {
 		w.observe(DatasetsOutcome{Args: job.Args, Inserted: job.CreatedAt, Results: results})
-	}
-	if stopping(ctx) {
-		return river.JobSnooze(0)
 	}
 	if failed := warm.Failed(results); len(failed) > 0 {
 		return failed[0].Err

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,8 @@ func (a WarmPhaseArgs) InsertOpts() river.InsertOpts {
 }
 
 // PhaseOutcome is what a phase job reports to its workflow when it finishes: on success, or
-// on its last attempt with the datasets that still failed.
+// on its last attempt with the datasets that still failed. Its observer (metrics) also sees
+// every failed attempt, with Retrying set.
 type PhaseOutcome struct {
 	Args     WarmPhaseArgs
 	JobID    int64
@@ -43,6 +45,9 @@ type PhaseOutcome struct {
 	QueuedAt time.Time
 	Started  time.Time
 	Results  []warm.Result
+	// Retrying is set when observe is told of an attempt that failed and will be retried
+	// (for metrics); such an outcome is never recorded in the workflow.
+	Retrying bool
 }
 
 // Workflow is what the phase worker needs from the workflow service (package workflows).
@@ -61,6 +66,9 @@ type WarmPhaseWorker struct {
 	workflow Workflow
 	observe  func(PhaseOutcome)
 	logger   *slog.Logger
+	// JobTimeout bounds one attempt; zero means PhaseTimeout. The River client's
+	// RescueStuckJobsAfter must not be shorter.
+	JobTimeout time.Duration
 }
 
 // NewWarmPhaseWorker returns the worker. observe, if not nil, is called with every finished
@@ -70,7 +78,9 @@ func NewWarmPhaseWorker(pool *pgxpool.Pool, warmer *warm.Warmer, wf Workflow, ob
 }
 
 // Timeout bounds one attempt.
-func (w *WarmPhaseWorker) Timeout(*river.Job[WarmPhaseArgs]) time.Duration { return PhaseTimeout }
+func (w *WarmPhaseWorker) Timeout(*river.Job[WarmPhaseArgs]) time.Duration {
+	return cmp.Or(w.JobTimeout, PhaseTimeout)
+}
 
 // NextRetry spaces retries with backoff.
 func (w *WarmPhaseWorker) NextRetry(job *river.Job[WarmPhaseArgs]) time.Time {
@@ -87,20 +97,30 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 	}
 	started := time.Now()
 	if err := w.workflow.MarkRunning(ctx, job.Args.WorkflowID); err != nil {
+		if stopping(ctx) {
+			return river.JobSnooze(0)
+		}
 		return err
 	}
 	results, err := w.warmer.Phase(ctx, t, job.Args.Phase)
 	if err != nil {
+		if stopping(ctx) {
+			return river.JobSnooze(0)
+		}
 		return err
 	}
 	failed := warm.Failed(results)
 	if stopping(ctx) {
 		return river.JobSnooze(0)
 	}
+	outcome := PhaseOutcome{Args: job.Args, JobID: job.ID, Attempts: job.Attempt, QueuedAt: job.CreatedAt, Started: started, Results: results}
 	if len(failed) > 0 && job.Attempt < job.MaxAttempts {
+		if w.observe != nil {
+			outcome.Retrying = true
+			w.observe(outcome)
+		}
 		return phaseError(job.Args, failed)
 	}
-	outcome := PhaseOutcome{Args: job.Args, JobID: job.ID, Attempts: job.Attempt, QueuedAt: job.CreatedAt, Started: started, Results: results}
 	// The job's own deadline may have passed: record the outcome regardless.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

@@ -25,7 +25,11 @@ func installTriggers(ctx context.Context, tx pgx.Tx, cat *catalog.Catalog) ([]st
 	}
 	feeds := map[string][]string{} // table -> datasets
 	for _, d := range cat.All() {
-		if _, err := tx.Exec(ctx, `INSERT INTO cachewarm.datasets (name, phase, tables) VALUES ($1, $2, $3)`, d.Name, string(d.Phase), d.Tables); err != nil {
+		tables := d.Tables
+		if tables == nil {
+			tables = []string{} // a dataset no table feeds (pgx would send nil as NULL)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO cachewarm.datasets (name, phase, tables) VALUES ($1, $2, $3)`, d.Name, string(d.Phase), tables); err != nil {
 			return nil, fmt.Errorf("sync dataset %s: %w", d.Name, err)
 		}
 		for _, t := range d.Tables {

@@ -215,7 +215,7 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	}
 	w.logger.InfoContext(ctx, "worker started", "river_client", w.client.ID(), "config", w.cfg)
 
-	if w.cfg.WarmingEnabled {
+	if w.cfg.WarmingEnabled && w.cfg.StartupWarm {
 		runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: DefaultPhases(w.cfg), Trigger: workflows.TriggerStartup})
 		if err != nil {
 			w.logger.ErrorContext(ctx, "startup warm not enqueued", "err", err)

@@ -16,6 +16,14 @@ RETURNING id, tenant_id, false`
 SELECT id, tenant_id, true FROM cachewarm.workflow_runs
 WHERE state IN ('queued', 'running') AND tenant_id = ANY($1::text[]) AND NOT tenant_id = ANY($2::text[])`
 
+	// busyWithoutPhaseSQL: the tenants of active workflows $1 that do not run phase $2.
+	busyWithoutPhaseSQL = `
+SELECT tenant_id FROM cachewarm.workflow_runs
+WHERE id = ANY($1::bigint[]) AND state IN ('queued', 'running') AND NOT $2::text = ANY(phases)
+ORDER BY tenant_id`
+
+	phaseDatasetsSQL = `SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM cachewarm.datasets WHERE phase = $1`
+
 	markRunningSQL = `
 UPDATE cachewarm.workflow_runs SET state = 'running', started_at = coalesce(started_at, now())
 WHERE id = $1 AND state IN ('queued', 'running')`

@@ -56,6 +56,11 @@ type Config struct {
 	// WarmingEnabled turns the startup warm and the refresh-ahead schedules on
 	// (CACHE_WARMING_ENABLED, default true).
 	WarmingEnabled bool
+	// StartupWarm, with WarmingEnabled, warms every active tenant when the worker starts
+	// (CACHEWARM_STARTUP_WARM, default true). In a fleet of workers, turning it off on all but
+	// one keeps a rolling restart from warming every tenant once per worker, while every
+	// worker keeps the refresh-ahead schedules (whichever is elected leader enqueues them).
+	StartupWarm bool
 	// Phase3Enabled turns the medium phase on (CACHE_WARMING_PHASE3_ENABLED, default false).
 	Phase3Enabled bool
 	// RefreshCritical, RefreshHigh and RefreshMedium are the refresh-ahead schedules in
@@ -97,8 +102,12 @@ type Redis struct {
 	Addr     string
 	DB       int
 	Password string
-	// ClusterAddrs, from REDIS_CLUSTER_ADDRS, switches to Redis Cluster.
+	// ClusterAddrs, from REDIS_CLUSTER_ADDRS, switches to Redis Cluster: the host:port of
+	// each seed node.
 	ClusterAddrs []string
+	// ClusterURL is the first REDIS_CLUSTER_ADDRS entry written as a redis:// or rediss://
+	// URL, if any: its user, password and TLS apply to every node (they must agree).
+	ClusterURL string
 	// TLSCAFile, from REDIS_TLS_CA_FILE, is a PEM file of the certificate authorities that
 	// rediss:// servers are verified against (instead of the system's).
 	TLSCAFile string
@@ -143,6 +152,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c := Config{
 		DatabaseURL:     cmp.Or(get("DATABASE_URL"), DefaultDatabaseURL),
 		WarmingEnabled:  boolean("CACHE_WARMING_ENABLED", true),
+		StartupWarm:     boolean("CACHEWARM_STARTUP_WARM", true),
 		Phase3Enabled:   boolean("CACHE_WARMING_PHASE3_ENABLED", false),
 		RefreshCritical: cmp.Or(get("CACHE_REFRESH_CRITICAL"), DefaultRefreshCritical),
 		RefreshHigh:     cmp.Or(get("CACHE_REFRESH_HIGH"), DefaultRefreshHigh),
@@ -202,6 +212,14 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			if a = strings.TrimSpace(a); a == "" {
 				continue
 			}
+			if strings.Contains(a, "://") {
+				addr, err := r.clusterURL(a)
+				if err != nil {
+					bad("REDIS_CLUSTER_ADDRS", "%s: %v", RedactURL(a), redactErr(err, a))
+					continue
+				}
+				a = addr
+			}
 			if _, _, err := splitHostPort(a); err != nil {
 				bad("REDIS_CLUSTER_ADDRS", "%q: %v", a, err)
 			}
@@ -236,6 +254,28 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
+// clusterURL parses a REDIS_CLUSTER_ADDRS entry written as a URL and returns its host:port.
+// The first URL entry becomes ClusterURL; later ones must carry the same scheme, user and
+// password. A cluster has only DB 0.
+func (r *Redis) clusterURL(entry string) (string, error) {
+	opts, err := redis.ParseURL(entry)
+	if err != nil {
+		return "", err
+	}
+	if opts.DB != 0 {
+		return "", errors.New("a Redis Cluster has only DB 0")
+	}
+	if r.ClusterURL == "" {
+		r.ClusterURL = entry
+		return opts.Addr, nil
+	}
+	first, _ := redis.ParseURL(r.ClusterURL)
+	if first.Username != opts.Username || first.Password != opts.Password || (first.TLSConfig == nil) != (opts.TLSConfig == nil) {
+		return "", errors.New("every URL entry must have the same scheme, user and password")
+	}
+	return opts.Addr, nil
+}
+
 // ParseSchedule parses a refresh-ahead schedule: a five-field cron spec or a descriptor such
 // as @hourly or @every 4s.
 func ParseSchedule(spec string) (cron.Schedule, error) {
@@ -252,6 +292,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("database", RedactURL(c.DatabaseURL)),
 		slog.String("redis", c.Redis.String()),
 		slog.Bool("warming", c.WarmingEnabled),
+		slog.Bool("startup_warm", c.WarmingEnabled && c.StartupWarm),
 		slog.Bool("phase3", c.Phase3Enabled),
 		slog.String("value_format", c.ValueFormat.String()),
 		slog.String("http", c.HTTPAddr),
@@ -279,10 +320,15 @@ func (r Redis) String() string {
 func (r Redis) NewRedis() (redis.UniversalClient, error) {
 	if len(r.ClusterAddrs) > 0 {
 		opts := &redis.ClusterOptions{Addrs: r.ClusterAddrs, Password: r.Password}
-		if r.URL != "" {
-			u, err := redis.ParseURL(r.URL)
+		// Credentials and TLS: from a URL entry of REDIS_CLUSTER_ADDRS, else from REDIS_URL.
+		src, name := r.URL, "REDIS_URL"
+		if r.ClusterURL != "" {
+			src, name = r.ClusterURL, "REDIS_CLUSTER_ADDRS"
+		}
+		if src != "" {
+			u, err := redis.ParseURL(src)
 			if err != nil {
-				return nil, fmt.Errorf("REDIS_URL: %w", redactErr(err, r.URL))
+				return nil, fmt.Errorf("%s: %w", name, redactErr(err, src))
 			}
 			opts.Username, opts.Password, opts.TLSConfig = u.Username, cmp.Or(u.Password, r.Password), u.TLSConfig
 			if err := r.configureTLS(opts.TLSConfig); err != nil {

@@ -109,8 +109,8 @@ func (s *Server) authorized(r *http.Request) bool {
 		ip := net.ParseIP(host)
 		return ip != nil && ip.IsLoopback()
 	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
 }
 
 // WriteError writes {"error": msg} with code.

@@ -29,6 +29,7 @@ type Metrics struct {
 	changeToFresh prometheus.Histogram
 
 	warmsOK, warmsFailed atomic.Uint64
+	recent               rateWindow
 }
 
 // New creates the metrics and registers them, with collectors of the job table (through
@@ -74,9 +75,13 @@ func New(reg prometheus.Registerer, pool *pgxpool.Pool, rdb redis.UniversalClien
 	return m
 }
 
-// ObservePhase records a finished phase.
+// ObservePhase records a finished phase, or only its dataset results for an attempt that
+// failed and will be retried.
 func (m *Metrics) ObservePhase(o jobs.PhaseOutcome) {
 	m.observeResults(o.Results)
+	if o.Retrying {
+		return
+	}
 	m.phaseTime.WithLabelValues(string(o.Args.Phase)).Observe(time.Since(o.Started).Seconds())
 	if len(o.Args.Next) == 0 {
 		m.workflowTime.Observe(time.Since(o.QueuedAt).Seconds())
@@ -97,23 +102,21 @@ func (m *Metrics) observeResults(results []warm.Result) {
 		if r.Err != nil {
 			m.failures.WithLabelValues(r.Dataset).Inc()
 			m.warmsFailed.Add(1)
+			m.recent.add(0, 1)
 			continue
 		}
 		m.warmsOK.Add(1)
+		m.recent.add(1, 0)
 		m.keys.WithLabelValues(r.Dataset).Add(float64(r.Keys))
 		m.bytes.WithLabelValues(r.Dataset).Add(float64(r.Bytes))
 		m.skipped.WithLabelValues(r.Dataset).Add(float64(r.Skipped))
 	}
 }
 
-// ErrorRate is the percentage of dataset warms that failed since the process started.
-func (m *Metrics) ErrorRate() float64 {
-	ok, failed := m.warmsOK.Load(), m.warmsFailed.Load()
-	if ok+failed == 0 {
-		return 0
-	}
-	return 100 * float64(failed) / float64(ok+failed)
-}
+// ErrorRate is the percentage of dataset warms (every attempt) that failed in the last
+// minute ([ErrorWindow]); 0 when there were none. A window, not the whole life of the process,
+// so that health recovers by itself once an outage is over.
+func (m *Metrics) ErrorRate() float64 { return m.recent.rate() }
 
 // KeyspaceStats are Redis's own counters of reads: what the applications see.
 type KeyspaceStats struct {

@@ -42,11 +42,15 @@ const (
 )
 
 // Main runs a package's tests with goroutine-leak checking, then drops the templates this
-// test binary built. Call it from TestMain.
-func Main(m *testing.M) {
+// test binary built and runs atExit (for example removing a binary TestMain built). Call it
+// from TestMain.
+func Main(m *testing.M, atExit ...func()) {
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/testcontainers/testcontainers-go.(*Reaper).connect.func1"),
 		goleak.Cleanup(func(code int) {
 			dropTemplates()
+			for _, f := range atExit {
+				f()
+			}
 			os.Exit(code)
 		}))
 }

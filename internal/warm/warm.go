@@ -44,6 +44,9 @@ type Result struct {
 	// Version is the data version the values were read at.
 	Version int64
 	cache.WriteStats
+	// Removed is the number of keys deleted because the warm no longer wrote them (their
+	// rows were deleted or no longer qualify).
+	Removed int
 	// Query is the time spent reading from PostgreSQL, Duration the whole warm.
 	Query, Duration time.Duration
 	// Err is why the dataset failed, nil if it did not.
@@ -86,15 +89,20 @@ func (w *Warmer) Datasets(ctx context.Context, t cache.Tenant, names []string) (
 		return nil, fmt.Errorf("warm %s: versions: %w", t, err)
 	}
 	results := make([]Result, 0, len(datasets))
-	for _, d := range datasets {
+	for i, d := range datasets {
+		if err := ctx.Err(); err != nil {
+			// Timed out or stopping between two datasets: the rest fail as not warmed, so a
+			// caller never takes a cut-short run for a complete one.
+			for _, rest := range datasets[i:] {
+				results = append(results, Result{Dataset: rest.Name, Err: fmt.Errorf("warm %s/%s: not started: %w", t, rest.Name, err)})
+			}
+			break
+		}
 		r := w.dataset(ctx, t, d)
 		if r.Err != nil {
 			w.logger.WarnContext(ctx, "dataset failed", "tenant", t.String(), "dataset", d.Name, "err", r.Err)
 		}
 		results = append(results, r)
-		if ctx.Err() != nil {
-			break
-		}
 	}
 	return results, nil
 }
@@ -136,6 +144,7 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	}()
 	var prefix, suffix string
 	var queryTime time.Duration
+	written := map[string]bool{} // every key this warm wrote, for pruning the others
 	for rows.Next() {
 		readStart := time.Now()
 		if err := rows.Scan(&res.Version, &prefix, &suffix, nil); err != nil {
@@ -151,7 +160,9 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 		if raw == nil { // no value (for example no open period): nothing to cache
 			continue
 		}
-		if err := batch.Add(ctx, w.keys.Join(prefix, t, suffix), raw); err != nil {
+		key := w.keys.Join(prefix, t, suffix)
+		written[key] = true
+		if err := batch.Add(ctx, key, raw); err != nil {
 			return err
 		}
 	}
@@ -165,6 +176,12 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	err = batch.Flush(ctx)
 	res.WriteStats = batch.Stats()
 	res.Query = queryTime
+	if err != nil {
+		return err
+	}
+	// Keys of rows deleted since the last warm (or no longer selected) would otherwise stay,
+	// stale, until their TTL: remove what this complete read did not write.
+	res.Removed, err = w.writer.Prune(ctx, t, d.Name, res.Version, d.TTL, func(k string) bool { return written[k] })
 	return err
 }
 
@@ -183,10 +200,11 @@ WHERE NOT EXISTS (SELECT 1 FROM cachewarm.dataset_versions v WHERE v.tenant_id =
 ON CONFLICT (tenant_id, dataset) DO NOTHING`
 
 	// datasetSQL wraps a dataset query so the same statement (so the same snapshot) reads
-	// the tenant x dataset version.
+	// the tenant x dataset version. A query with no row still yields one (with no value), so
+	// the version is known and the dataset's keys can be pruned.
 	datasetSQL = `
-SELECT v.version, q.prefix, q.suffix, q.value
+SELECT v.version, coalesce(q.prefix, ''), coalesce(q.suffix, ''), q.value
 FROM (SELECT coalesce((SELECT version FROM cachewarm.dataset_versions
                        WHERE tenant_id = $1::text AND dataset = $2::text), 0) AS version) AS v
-CROSS JOIN (%s) AS q`
+LEFT JOIN (%s) AS q ON true`
 )

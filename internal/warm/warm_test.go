@@ -300,3 +300,30 @@ func mustDefault(t *testing.T) *catalog.Catalog {
 	require.NoError(t, err)
 	return c
 }
+
+// TestDeletedRowsLeaveTheCache: a row deleted (or no longer selected) takes its key with it on
+// the change's re-warm, instead of leaving it stale until its TTL.
+func TestDeletedRowsLeaveTheCache(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 1)
+	ctx := context.Background()
+	w := env.StartWorker(t, env.Config(t, nil), nil)
+	res, err := w.Warmer().Datasets(ctx, t001, []string{"vendors", "current_period"})
+	require.NoError(t, err)
+	require.Empty(t, warm.Failed(res))
+	require.EqualValues(t, 2, env.Redis.Exists(ctx, "sales:vendor:t001:vendorId:5", "finance:current_period:t001").Val())
+	require.Zero(t, env.Redis.Exists(ctx, "sales:vendor:t001:vendorId:501").Val(), "the first 500 only")
+
+	_, err = env.Pool.Exec(ctx, `DELETE FROM vendors WHERE tenant_id = 't001' AND id = 5`)
+	require.NoError(t, err)
+	_, err = env.Pool.Exec(ctx, `UPDATE financial_periods SET status = 'closed', closed_at = now()
+WHERE tenant_id = 't001' AND status = 'open' AND start_date <= current_date AND end_date >= current_date`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		return env.Redis.Exists(ctx, "sales:vendor:t001:vendorId:5", "finance:current_period:t001").Val() == 0 &&
+			env.Redis.Exists(ctx, "sales:vendor:t001:vendorId:501").Val() == 1
+	}, 5*time.Second, 10*time.Millisecond, "the deleted vendor's key and the closed period's are gone; vendor 501 moved into the first 500")
+	members := env.Redis.SMembers(ctx, cache.IndexKey(t001, "vendors")).Val()
+	require.Len(t, members, 505, "5 pages and 500 vendors")
+	require.NotContains(t, members, "sales:vendor:t001:vendorId:5")
+}

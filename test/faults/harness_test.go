@@ -1,0 +1,532 @@
+package faults_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// Tenant counts of the two database templates the suite uses (each built once per run).
+const (
+	tenants     = 32 // "30+ tenants in flight"
+	loadTenants = 56 // 3 shared by 200 requests + 50 with one request each, and spare
+)
+
+// proc is a cachewarm child process (a worker or a one-shot command) with its output kept.
+type proc struct {
+	t      testing.TB
+	name   string
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	exited chan struct{}
+	err    error // the Wait result, once exited is closed
+	// exitedAt is when Wait returned.
+	exitedAt time.Time
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// start runs binary with args and exactly env (nothing inherited but PATH). Its output is
+// printed to the test log if the test fails (or CACHEWARM_FAULTS_LOGS is set); it is killed at
+// cleanup if still running.
+func start(t testing.TB, name string, env map[string]string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		cmd.Env = append(cmd.Env, k+"="+env[k])
+	}
+	p := &proc{t: t, name: name, cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	require.NoError(t, cmd.Start(), "start %s", name)
+	go func() {
+		p.err = cmd.Wait()
+		p.exitedAt = time.Now()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		if !p.done() {
+			_ = cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() || os.Getenv("CACHEWARM_FAULTS_LOGS") != "" {
+			t.Logf("---- output of %s (%s) ----\n%s", name, strings.Join(args, " "), tail(p.out.String(), 150))
+		}
+	})
+	return p
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = append([]string{fmt.Sprintf("... (%d lines before)", len(parts)-lines)}, parts[len(parts)-lines:]...)
+	}
+	return strings.Join(parts, "\n")
+}
+
+func (p *proc) done() bool {
+	select {
+	case <-p.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// wait waits for the process to exit and returns its output and exit error.
+func (p *proc) wait(timeout time.Duration) (string, error) {
+	p.t.Helper()
+	select {
+	case <-p.exited:
+		return p.out.String(), p.err
+	case <-time.After(timeout):
+		p.t.Fatalf("%s did not exit within %s", p.name, timeout)
+		return "", nil
+	}
+}
+
+// run runs a one-shot cachewarm command and returns its output; it fails the test if the
+// command fails.
+func run(t testing.TB, env map[string]string, args ...string) string {
+	t.Helper()
+	out, err := start(t, "cachewarm "+args[0], env, args...).wait(3 * time.Minute)
+	require.NoError(t, err, "cachewarm %s:\n%s", strings.Join(args, " "), out)
+	return out
+}
+
+// worker is a `cachewarm worker` child process serving HTTP.
+type worker struct {
+	*proc
+	base string // http://127.0.0.1:port
+}
+
+var listeningRE = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
+
+// startWorker starts `cachewarm worker` with env and waits until it serves HTTP.
+func startWorker(t testing.TB, name string, env map[string]string) *worker {
+	t.Helper()
+	p := start(t, name, env, "worker")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := listeningRE.FindStringSubmatch(p.out.String()); m != nil {
+			w := &worker{proc: p, base: "http://" + m[1]}
+			waitFor(t, 10*time.Second, name+" started", func() (bool, error) {
+				return strings.Contains(p.out.String(), `msg="worker started"`), nil
+			})
+			return w
+		}
+		if p.done() {
+			t.Fatalf("%s exited before serving HTTP: %v\n%s", name, p.err, p.out.String())
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not serve HTTP within 30s:\n%s", name, p.out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (w *worker) stop(t testing.TB) {
+	t.Helper()
+	require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
+	out, err := w.wait(time.Minute)
+	require.NoError(t, err, "%s exits cleanly on SIGTERM:\n%s", w.name, tail(out, 30))
+}
+
+// kill sends SIGKILL and waits for the process to die.
+func (p *proc) kill() {
+	p.t.Helper()
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.exited
+}
+
+// healthResponse is GET /health's status code and body.
+type healthResponse struct {
+	Code int
+	Body struct {
+		Status string `json:"status"`
+		Info   struct {
+			Cache struct {
+				Status    string  `json:"status"`
+				HitRate   float64 `json:"hitRate"`
+				ErrorRate float64 `json:"errorRate"`
+				Error     string  `json:"error"`
+			} `json:"cache"`
+		} `json:"info"`
+	}
+	Raw string
+}
+
+func (w *worker) health(t testing.TB) (healthResponse, error) {
+	t.Helper()
+	var h healthResponse
+	resp, err := httpClient.Get(w.base + "/health")
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return h, err
+	}
+	h.Code, h.Raw = resp.StatusCode, string(b)
+	if err := json.Unmarshal(b, &h.Body); err != nil {
+		return h, fmt.Errorf("health body %q: %w", b, err)
+	}
+	return h, nil
+}
+
+var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 300}}
+
+// workerEnv is the environment of a child worker on env's database and Redis DB, warming
+// nothing by itself, with overrides applied.
+func workerEnv(env *fixture.Env, overrides map[string]string) map[string]string {
+	m := map[string]string{
+		"DATABASE_URL":               env.DBURL,
+		"REDIS_URL":                  env.RedisURL,
+		"CACHE_WARMING_ENABLED":      "false",
+		"HTTP_ADDR":                  "127.0.0.1:0",
+		"CACHEWARM_WORKERS":          "4",
+		"CACHEWARM_CHANGE_WORKERS":   "2",
+		"CACHEWARM_SHUTDOWN_TIMEOUT": "5s",
+		"CACHEWARM_LOG_LEVEL":        "info",
+	}
+	maps.Copy(m, overrides)
+	return m
+}
+
+// waitFor polls cond every 50 ms until it is true, failing the test after timeout.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	var lastErr error
+	for {
+		ok, err := cond()
+		if ok {
+			return time.Since(start)
+		}
+		lastErr = err
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// withQuery returns u with query parameter k set to v.
+func withQuery(t testing.TB, u, k, v string) string {
+	t.Helper()
+	parsed, err := url.Parse(u)
+	require.NoError(t, err)
+	q := parsed.Query()
+	q.Set(k, v)
+	parsed.RawQuery = q.Encode()
+	return parsed.String()
+}
+
+// lockTables takes ACCESS EXCLUSIVE locks on tables in an open transaction, so every warm
+// reading them waits (a real, slow warm); release (also run at cleanup) rolls it back.
+func lockTables(t testing.TB, pool *pgxpool.Pool, tables ...string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	for _, tbl := range tables {
+		_, err := tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{tbl}.Sanitize()+" IN ACCESS EXCLUSIVE MODE")
+		require.NoError(t, err)
+	}
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_ = tx.Rollback(ctx)
+			conn.Release()
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// workflowStates counts workflow runs by state.
+func workflowStates(t testing.TB, pool *pgxpool.Pool) map[string]int {
+	t.Helper()
+	type count struct {
+		State string
+		N     int
+	}
+	rows, err := pool.Query(context.Background(), `SELECT state, count(*)::int FROM cachewarm.workflow_runs GROUP BY state`)
+	require.NoError(t, err)
+	counts, err := pgx.CollectRows(rows, pgx.RowToStructByPos[count])
+	require.NoError(t, err)
+	out := map[string]int{}
+	for _, c := range counts {
+		out[c.State] = c.N
+	}
+	return out
+}
+
+// jobCount counts River jobs of kind (short name, e.g. warm_phase) in the given states.
+func jobCount(t testing.TB, pool *pgxpool.Pool, kind string, states ...string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM cachewarm.river_job WHERE kind = 'cachewarm.' || $1 AND state::text = ANY($2)`, kind, states).Scan(&n))
+	return n
+}
+
+// waitWorkflowsDone waits until every workflow run has finished and returns how long it took.
+func waitWorkflowsDone(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) time.Duration {
+	t.Helper()
+	return waitFor(t, timeout, "every workflow to finish", func() (bool, error) {
+		s := workflowStates(t, pool)
+		return s["queued"]+s["running"] == 0, nil
+	})
+}
+
+// waitChangesDone waits until no dataset re-warm job is waiting, running or retrying.
+func waitChangesDone(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) time.Duration {
+	t.Helper()
+	return waitFor(t, timeout, "every change re-warm to finish", func() (bool, error) {
+		return jobCount(t, pool, "warm_datasets", "available", "scheduled", "running", "retryable", "pending") == 0, nil
+	})
+}
+
+// requireAllCompleted asserts that want workflows exist, every one completed (none partial,
+// failed, queued or running), each with every phase recorded once.
+func requireAllCompleted(t testing.TB, pool *pgxpool.Pool, want int) {
+	t.Helper()
+	s := workflowStates(t, pool)
+	require.Equal(t, map[string]int{"completed": want}, s, "workflow runs by state")
+	var missing int
+	require.NoError(t, pool.QueryRow(context.Background(), `
+SELECT count(*) FROM cachewarm.workflow_runs r CROSS JOIN LATERAL unnest(r.phases) AS ph
+WHERE NOT EXISTS (SELECT 1 FROM cachewarm.workflow_phases p WHERE p.workflow_id = r.id AND p.phase = ph AND p.state = 'completed')`).Scan(&missing))
+	require.Zero(t, missing, "phases of workflows not recorded as completed")
+}
+
+var defaultCatalog = sync.OnceValue(func() *catalog.Catalog {
+	c, err := catalog.Default()
+	if err != nil {
+		panic(err)
+	}
+	return c
+})
+
+// datasetNames returns the names of the datasets of phases.
+func datasetNames(phases ...catalog.Phase) []string {
+	var out []string
+	for _, p := range phases {
+		for _, d := range defaultCatalog().Phase(p) {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
+// verifyDatasets asserts that rdb holds, for every tenant and dataset named, exactly the
+// values the dataset's query returns from pool now (key by key, byte for byte), and returns
+// how many keys it compared.
+func verifyDatasets(t testing.TB, pool *pgxpool.Pool, rdb redis.UniversalClient, tenantIDs, datasets []string) int {
+	t.Helper()
+	ctx := context.Background()
+	keys := cache.Keys{}
+	compared := 0
+	var problems []string
+	for _, id := range tenantIDs {
+		tn := cache.MustTenant(id)
+		for _, name := range datasets {
+			d, err := defaultCatalog().Lookup(name)
+			require.NoError(t, err)
+			type row struct {
+				Prefix, Suffix string
+				Value          *string
+			}
+			rows, err := pool.Query(ctx, "SELECT q.prefix, q.suffix, q.value FROM ("+d.SQL+") AS q", id)
+			require.NoError(t, err)
+			all, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+			require.NoError(t, err)
+			want := map[string]string{}
+			for _, r := range all {
+				if r.Value != nil {
+					want[keys.Join(r.Prefix, tn, r.Suffix)] = *r.Value
+				}
+			}
+			names := slices.Sorted(maps.Keys(want))
+			for chunk := range slices.Chunk(names, 500) {
+				got, err := rdb.MGet(ctx, chunk...).Result()
+				require.NoError(t, err)
+				for i, k := range chunk {
+					compared++
+					switch v := got[i].(type) {
+					case nil:
+						problems = append(problems, "missing "+k)
+					case string:
+						if v != want[k] {
+							problems = append(problems, fmt.Sprintf("stale %s: have %.80s..., database has %.80s...", k, v, want[k]))
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(problems) > 0 {
+		t.Fatalf("%d of %d keys are missing or differ from the database; first ones:\n%s",
+			len(problems), compared, strings.Join(problems[:min(len(problems), 20)], "\n"))
+	}
+	return compared
+}
+
+// tenantIDs returns t001..t<n>.
+func tenantIDs(from, to int) []string {
+	var out []string
+	for i := from; i <= to; i++ {
+		out = append(out, fmt.Sprintf("t%03d", i))
+	}
+	return out
+}
+
+// redisServer is a redis-server process of the test's own, on a port of its own.
+type redisServer struct {
+	t    testing.TB
+	port int
+	args []string
+	proc *exec.Cmd
+	done chan struct{}
+	out  *syncBuffer
+}
+
+// freePort returns a loopback TCP port nobody listens on (at the time of the call).
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startRedisServer starts redis-server on a free loopback port, without persistence, with
+// extra arguments (for example --requirepass). It is stopped at cleanup.
+func startRedisServer(t testing.TB, extra ...string) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server is not installed (it is started on a port of the test's own): install it with apt-get install redis-server, or brew install redis")
+	}
+	s := &redisServer{t: t, port: freePort(t)}
+	s.args = append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}, extra...)
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *redisServer) start() {
+	s.t.Helper()
+	s.out = &syncBuffer{}
+	s.proc = exec.Command("redis-server", s.args...)
+	s.proc.Stdout, s.proc.Stderr = s.out, s.out
+	require.NoError(s.t, s.proc.Start())
+	s.done = make(chan struct{})
+	done, cmd := s.done, s.proc
+	go func() { _ = cmd.Wait(); close(done) }()
+	waitFor(s.t, 10*time.Second, "redis-server to accept connections", func() (bool, error) {
+		select {
+		case <-done:
+			s.t.Fatalf("redis-server exited: %s", s.out.String())
+		default:
+		}
+		return strings.Contains(s.out.String(), "Ready to accept connections"), nil
+	})
+}
+
+// stop shuts the server down at once (SIGKILL: no save, clients see their connections drop)
+// and waits for it to exit.
+func (s *redisServer) stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.proc.Process.Kill()
+	<-s.done
+}
+
+// restart starts the server again on the same port.
+func (s *redisServer) restart() { s.start() }
+
+// url is the server's redis:// URL (DB 0), with password if not empty.
+func (s *redisServer) url(password string) string {
+	if password != "" {
+		return fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", url.PathEscape(password), s.port)
+	}
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port)
+}
+
+// client returns a client on the server, closed at cleanup.
+func (s *redisServer) client(password string) *redis.Client {
+	s.t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.port), Password: password})
+	s.t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// requireNoSecret fails if any secret occurs in text.
+func requireNoSecret(t testing.TB, where, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if s != "" && strings.Contains(text, s) {
+			i := strings.Index(text, s)
+			t.Fatalf("a password appears in %s: ...%s...", where, text[max(0, i-120):min(len(text), i+len(s)+40)])
+		}
+	}
+}
+
+var errNotYet = errors.New("not yet")
