@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/cachewarm
 TENANTS ?= 50
 
-.PHONY: help build services demo test node lint bench microbench clean
+.PHONY: help build services demo test node lint bench microbench scaling clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ BENCH_TENANTS ?= 1000
 BENCH_WORKERS ?= 1
 bench: services build ## end-to-end benchmark: full warm of $(BENCH_TENANTS) tenants vs raw bound and naive warmer, change-to-fresh latency
 	$(GO) run ./cmd/cachewarm-bench --tenants $(BENCH_TENANTS) --workers $(BENCH_WORKERS) --bin $(BIN)
+
+SCALING_TENANTS ?= 1000
+scaling: services ## worker-count curve: warm $(SCALING_TENANTS) tenants with 1-3 worker processes, single Redis vs cluster
+	TENANTS=$(SCALING_TENANTS) RUNS=$${RUNS:-2} scripts/scaling.sh
 
 microbench: ## go test micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./cache/ ./internal/warm/

@@ -210,7 +210,9 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 		w.logger.InfoContext(ctx, "http listening", "addr", ln.Addr().String())
 	}
 
-	if err := w.client.Start(ctx); err != nil {
+	// Not ctx itself: cancelling Start's context cancels every running job at once, and the
+	// graceful stop (w.stop) would never get its chance.
+	if err := w.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start river: %w", err)
 	}
 	w.logger.InfoContext(ctx, "worker started", "river_client", w.client.ID(), "config", w.cfg)
@@ -229,22 +231,36 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	return w.stop(srv)
 }
 
+// stop stops within Config.ShutdownTimeout, all included. The HTTP server closes at once (in
+// flight requests may finish). Running jobs get until a fifth of the timeout (at most 5 s) is
+// left to finish; then their contexts are cancelled and they return river.JobSnooze(0): back
+// in the queue for another worker, without using an attempt.
 func (w *Worker) stop(srv *http.Server) error {
-	stopCtx, cancel := context.WithTimeout(context.Background(), w.cfg.ShutdownTimeout)
+	timeout := w.cfg.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	w.logger.Info("stopping: letting running jobs finish", "timeout", timeout)
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		if srv != nil {
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			_ = srv.Shutdown(ctx)
+		}
+	}()
+	softCtx, cancel := context.WithDeadline(context.Background(), deadline.Add(-min(timeout/5, 5*time.Second)))
 	defer cancel()
-	w.logger.Info("stopping: letting running jobs finish", "timeout", w.cfg.ShutdownTimeout)
-	err := w.client.Stop(stopCtx)
+	err := w.client.Stop(softCtx)
 	if err != nil {
-		w.logger.Warn("jobs still running at the shutdown timeout: cancelling them (they will be retried)", "err", err)
-		hardCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		w.logger.Warn("jobs still running: cancelling them (they go back to the queue)", "err", err)
+		hardCtx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
 		err = w.client.StopAndCancel(hardCtx)
 	}
-	if srv != nil {
-		shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutCtx)
-	}
+	<-httpDone
 	if err != nil {
 		return fmt.Errorf("stop river: %w", err)
 	}

@@ -16,11 +16,16 @@ RETURNING id, tenant_id, false`
 SELECT id, tenant_id, true FROM cachewarm.workflow_runs
 WHERE state IN ('queued', 'running') AND tenant_id = ANY($1::text[]) AND NOT tenant_id = ANY($2::text[])`
 
-	// busyWithoutPhaseSQL: the tenants of active workflows $1 that do not run phase $2.
+	// busyWithoutPhaseSQL: the tenants of active workflows $1 that do not run phase $2 and
+	// have no refresh re-warm of its datasets $3 waiting.
 	busyWithoutPhaseSQL = `
-SELECT tenant_id FROM cachewarm.workflow_runs
-WHERE id = ANY($1::bigint[]) AND state IN ('queued', 'running') AND NOT $2::text = ANY(phases)
-ORDER BY tenant_id`
+SELECT r.tenant_id FROM cachewarm.workflow_runs r
+WHERE r.id = ANY($1::bigint[]) AND r.state IN ('queued', 'running') AND NOT $2::text = ANY(r.phases)
+  AND NOT EXISTS (
+      SELECT 1 FROM cachewarm.river_job j
+      WHERE j.kind = 'cachewarm.warm_datasets' AND j.state IN ('available', 'scheduled', 'retryable', 'pending')
+        AND j.args @> jsonb_build_object('tenant_id', r.tenant_id, 'reason', 'refresh', 'datasets', to_jsonb($3::text[])))
+ORDER BY r.tenant_id`
 
 	phaseDatasetsSQL = `SELECT coalesce(array_agg(name ORDER BY name), '{}') FROM cachewarm.datasets WHERE phase = $1`
 

@@ -307,16 +307,10 @@ func (s *Service) StartRefresh(ctx context.Context, client *river.Client[pgx.Tx]
 }
 
 // refreshBusy queues a re-warm of phase p's datasets for the tenants of the active workflows
-// ids that do not include p.
+// ids that do not include p and have no such re-warm waiting yet. The re-warms go on the warm
+// queue at p's priority, like the workflows they stand in for: the change queue stays free for
+// changes.
 func (s *Service) refreshBusy(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], ids []int64, p catalog.Phase, spread time.Duration) error {
-	rows, err := tx.Query(ctx, busyWithoutPhaseSQL, ids, string(p))
-	if err != nil {
-		return fmt.Errorf("refresh %s: %w", p, err)
-	}
-	tenants, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(tenants) == 0 {
-		return err
-	}
 	var names []string
 	if err := tx.QueryRow(ctx, phaseDatasetsSQL, string(p)).Scan(&names); err != nil {
 		return fmt.Errorf("refresh %s: datasets: %w", p, err)
@@ -324,10 +318,19 @@ func (s *Service) refreshBusy(ctx context.Context, tx pgx.Tx, client *river.Clie
 	if len(names) == 0 {
 		return nil
 	}
+	rows, err := tx.Query(ctx, busyWithoutPhaseSQL, ids, string(p), names)
+	if err != nil {
+		return fmt.Errorf("refresh %s: %w", p, err)
+	}
+	tenants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tenants) == 0 {
+		return err
+	}
 	params := make([]river.InsertManyParams, len(tenants))
 	for i, t := range tenants {
 		args := jobs.WarmDatasetsArgs{TenantID: t, Datasets: names, Reason: TriggerRefresh}
 		opts := args.InsertOpts()
+		opts.Queue, opts.Priority = jobs.QueueWarm, p.Priority()
 		if spread > 0 {
 			opts.ScheduledAt = time.Now().Add(rand.N(spread))
 		}

@@ -227,7 +227,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	if r.TLSCAFile != "" {
-		if _, err := r.tlsRoots(); err != nil {
+		if !strings.HasPrefix(r.URL, "rediss://") {
+			bad("REDIS_TLS_CA_FILE", "is set, but TLS is off: give REDIS_URL as rediss://...")
+		} else if _, err := r.tlsRoots(); err != nil {
 			bad("REDIS_TLS_CA_FILE", "%v", err)
 		}
 	}

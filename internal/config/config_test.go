@@ -2,6 +2,7 @@ package config
 
 import (
 	"testing"
+	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/stretchr/testify/require"
@@ -21,6 +22,19 @@ func TestLoadDefaults(t *testing.T) {
 	require.False(t, c.Phase3Enabled)
 	require.Equal(t, cache.FormatJSON, c.ValueFormat)
 	require.Equal(t, ":8080", c.HTTPAddr)
+	require.Equal(t, time.Minute, c.JobTimeout)
+	require.Equal(t, 75*time.Second, c.RescueAfter, "a killed worker's jobs are rescued within 75 s + River's 30 s rescuer interval")
+}
+
+func TestLoadJobTimeouts(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(map[string]string{"CACHEWARM_JOB_TIMEOUT": "4s", "CACHEWARM_RESCUE_AFTER": "5s"}))
+	require.NoError(t, err)
+	require.Equal(t, 4*time.Second, c.JobTimeout)
+	require.Equal(t, 5*time.Second, c.RescueAfter)
+	c, err = Load(env(map[string]string{"CACHEWARM_JOB_TIMEOUT": "2m"}))
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Minute+15*time.Second, c.RescueAfter, "follows the job timeout")
 }
 
 func TestLoadRejects(t *testing.T) {
@@ -37,6 +51,10 @@ func TestLoadRejects(t *testing.T) {
 		{"bad format", map[string]string{"CACHE_VALUE_FORMAT": "xml"}, `CACHE_VALUE_FORMAT`},
 		{"bad cluster addr", map[string]string{"REDIS_CLUSTER_ADDRS": "127.0.0.1:7000,nohost"}, `REDIS_CLUSTER_ADDRS: "nohost"`},
 		{"bad redis db", map[string]string{"REDIS_DB": "-1"}, `REDIS_DB`},
+		{"bad job timeout", map[string]string{"CACHEWARM_JOB_TIMEOUT": "soon"}, `CACHEWARM_JOB_TIMEOUT`},
+		{"rescue before timeout", map[string]string{"CACHEWARM_RESCUE_AFTER": "30s"}, `CACHEWARM_RESCUE_AFTER: 30s is shorter than the job timeout`},
+		{"missing CA file", map[string]string{"REDIS_URL": "rediss://127.0.0.1:6380/0", "REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"}, `REDIS_TLS_CA_FILE: open /nonexistent/ca.pem`},
+		{"CA file without TLS", map[string]string{"REDIS_TLS_CA_FILE": "/etc/ssl/ca.pem"}, `REDIS_TLS_CA_FILE: is set, but TLS is off`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

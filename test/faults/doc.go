@@ -14,5 +14,9 @@
 // The tests print what the system did and how long it took to recover (run with -v to see
 // it). They need PostgreSQL, Redis on its usual port (see package testenv) and the
 // redis-server binary, which the Redis tests start on ports of their own: the shared server is
-// never stopped or flushed.
+// never stopped or flushed. TestMain builds ./cmd/cachewarm once, with the go command.
+//
+// Environment knobs: CACHEWARM_FAULTS_REDIS_OUTAGE (default 20s) and
+// CACHEWARM_FAULTS_LOAD_DURATION (default 12s; the minute with 1m) lengthen the
+// faults; CACHEWARM_FAULTS_LOGS=1 prints every child process's output, not only on failure.
 package faults

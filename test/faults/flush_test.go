@@ -2,6 +2,7 @@ package faults_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -31,32 +32,54 @@ func TestFlushedRedisIsRestored(t *testing.T) {
 
 	// 1. FLUSHDB, then a warm from the command line.
 	require.NoError(t, env.Redis.FlushDB(ctx).Err())
-	start := time.Now()
+	began := time.Now()
 	out := run(t, wenv, "warm", "--all", "--wait")
-	t.Logf("after FLUSHDB of %d keys, cachewarm warm --all --wait restored them in %s: %s", keys, time.Since(start).Round(time.Millisecond), lastLine(out))
+	t.Logf("after FLUSHDB of %d keys, cachewarm warm --all --wait restored them in %s: %s", keys, time.Since(began).Round(time.Millisecond), lastLine(out))
 	after, err := env.Redis.DBSize(ctx).Result()
 	require.NoError(t, err)
 	require.Equal(t, keys, after, "the same number of keys (data, version keys, index sets) as before the flush")
 	verifyDatasets(t, env.Pool, env.Redis, all, datasets)
 
-	// 2. FLUSHDB under a worker whose refresh-ahead schedule runs every 3 s: nothing else
-	// restores the keys.
+	// 2. FLUSHDB, and nothing but the refresh-ahead schedule (critical and high every 2 s) to
+	// restore the keys, while every tenant has a medium workflow queued for later: what a
+	// refresh of another phase leaves behind (its workflows are spread over up to a minute),
+	// and what schedules such as @every 6h and @every 3h make happen at every common tick.
 	w.stop(t)
-	rw := startWorker(t, "worker-refresh", workerEnv(env, map[string]string{
-		"CACHE_WARMING_ENABLED": "true", "CACHE_WARMING_PHASE3_ENABLED": "true", "CACHEWARM_WORKERS": "4",
-		"CACHE_REFRESH_CRITICAL": "@every 3s", "CACHE_REFRESH_HIGH": "@every 3s", "CACHE_REFRESH_MEDIUM": "@every 3s",
-	}))
-	waitWorkflowsDone(t, env.Pool, time.Minute) // the startup warm
+	run(t, wenv, "warm", "--all", "--phase", "medium")
+	_, err = env.Pool.Exec(ctx, `UPDATE cachewarm.river_job SET state = 'scheduled', scheduled_at = now() + interval '1 hour' WHERE state = 'available'`)
+	require.NoError(t, err)
 	require.NoError(t, env.Redis.FlushDB(ctx).Err())
 	flushed := time.Now()
-	waitFor(t, time.Minute, "the refresh-ahead to restore every key", func() (bool, error) {
-		n, err := env.Redis.DBSize(ctx).Result()
-		return n == keys, err
+	rw := startWorker(t, "worker-refresh", workerEnv(env, map[string]string{
+		"CACHE_WARMING_ENABLED": "true", "CACHEWARM_STARTUP_WARM": "false", "CACHE_WARMING_PHASE3_ENABLED": "true",
+		"CACHEWARM_WORKERS": "4", "CACHE_REFRESH_CRITICAL": "@every 2s", "CACHE_REFRESH_HIGH": "@every 2s", "CACHE_REFRESH_MEDIUM": "@every 1h",
+	}))
+	critHigh := datasetNames(catalog.PhaseCritical, catalog.PhaseHigh)
+	var sample []string // a key of every critical and high dataset that has a fixed one
+	for _, id := range all {
+		for _, f := range []string{"finance:coa:%s", "finance:periods:%s:window:current", "crm:stages:%s", "sales:kits:%s",
+			"sales:pricing:%s:effective:current", "sales:vendors:%s:page:5:limit:100", "sales:customers:%s:page:5:limit:100",
+			"sales:materials:%s:page:10:limit:100"} {
+			sample = append(sample, fmt.Sprintf(f, id))
+		}
+	}
+	waitFor(t, time.Minute, "the refresh-ahead to restore every critical and high key", func() (bool, error) {
+		n, err := env.Redis.Exists(ctx, sample...).Result()
+		return int(n) == len(sample), err
 	})
-	t.Logf("after another FLUSHDB, the refresh-ahead schedule (@every 3s) restored every key %s after the flush", time.Since(flushed).Round(100*time.Millisecond))
+	verifyDatasets(t, env.Pool, env.Redis, all, critHigh)
+	var refreshed int
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE kind = 'cachewarm.warm_datasets' AND args->>'reason' = 'refresh'`).Scan(&refreshed))
+	t.Logf("after another FLUSHDB, with every tenant busy with a queued medium workflow, the refresh-ahead schedule (@every 2s) restored every critical and high key %s after the flush (%d dataset re-warms)",
+		time.Since(flushed).Round(100*time.Millisecond), refreshed)
+	require.NotZero(t, refreshed)
+	// Drain without the schedule, which would keep starting workflows every 2 s.
 	rw.stop(t)
-	verifyDatasets(t, env.Pool, env.Redis, all, datasets)
+	_, err = env.Pool.Exec(ctx, `UPDATE cachewarm.river_job SET state = 'available', scheduled_at = now() WHERE state = 'scheduled' AND kind = 'cachewarm.warm_phase'`)
+	require.NoError(t, err)
 	startWorker(t, "worker-3", wenv)
+	waitWorkflowsDone(t, env.Pool, time.Minute)
+	verifyDatasets(t, env.Pool, env.Redis, all, datasets)
 
 	// 3. Only the version keys evicted: a change and a warm still write.
 	var deleted int

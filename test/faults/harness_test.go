@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -149,6 +148,7 @@ var listeningRE = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
 func startWorker(t testing.TB, name string, env map[string]string) *worker {
 	t.Helper()
 	p := start(t, name, env, "worker")
+	t.Cleanup(httpClient.CloseIdleConnections) // no keep-alive goroutine outlives the test
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := listeningRE.FindStringSubmatch(p.out.String()); m != nil {
@@ -378,6 +378,17 @@ func datasetNames(phases ...catalog.Phase) []string {
 // how many keys it compared.
 func verifyDatasets(t testing.TB, pool *pgxpool.Pool, rdb redis.UniversalClient, tenantIDs, datasets []string) int {
 	t.Helper()
+	compared, problems := compareDatasets(t, pool, rdb, tenantIDs, datasets)
+	if len(problems) > 0 {
+		t.Fatalf("%d of %d keys are missing or differ from the database; first ones:\n%s",
+			len(problems), compared, strings.Join(problems[:min(len(problems), 20)], "\n"))
+	}
+	return compared
+}
+
+// compareDatasets is verifyDatasets returning the keys compared and the problems found.
+func compareDatasets(t testing.TB, pool *pgxpool.Pool, rdb redis.UniversalClient, tenantIDs, datasets []string) (int, []string) {
+	t.Helper()
 	ctx := context.Background()
 	keys := cache.Keys{}
 	compared := 0
@@ -419,11 +430,7 @@ func verifyDatasets(t testing.TB, pool *pgxpool.Pool, rdb redis.UniversalClient,
 			}
 		}
 	}
-	if len(problems) > 0 {
-		t.Fatalf("%d of %d keys are missing or differ from the database; first ones:\n%s",
-			len(problems), compared, strings.Join(problems[:min(len(problems), 20)], "\n"))
-	}
-	return compared
+	return compared, problems
 }
 
 // tenantIDs returns t001..t<n>.
@@ -528,5 +535,3 @@ func requireNoSecret(t testing.TB, where, text string, secrets ...string) {
 		}
 	}
 }
-
-var errNotYet = errors.New("not yet")
