@@ -46,3 +46,8 @@ scaling: services ## worker-count curve: warm $(SCALING_TENANTS) tenants with 1-
 
 microbench: ## go test micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./cache/ ./internal/warm/
+
+FUZZTIME ?= 10s
+fuzz: ## run each fuzz target for $(FUZZTIME) (seed corpora also run in make test)
+	@set -e; for t in FuzzParseTenant FuzzEscapeSegment FuzzKeys; do $(GO) test ./cache -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME); done
+	@set -e; for t in FuzzWarmRequest FuzzInvalidateRequest; do $(GO) test ./internal/httpapi -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME); done
