@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/cachewarm
 TENANTS ?= 50
 
-.PHONY: help build services demo test node lint bench microbench scaling clean
+.PHONY: help build services demo test node lint bench microbench scaling fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
