@@ -107,7 +107,8 @@ proc_cpu() {
 }
 
 # run_once MODE N sets secs, keys, split (phase jobs per worker), busy (machine CPU busy
-# during the warm) and wcpu (CPU seconds the workers used). It runs in the script's
+# during the warm), wcpu (CPU seconds the workers used) and pgcpu (CPU seconds their
+# PostgreSQL sessions used). It runs in the script's
 # own shell, so the cleanup trap sees the worker pids.
 run_once() {
   local mode=$1 n=$2 i
@@ -137,6 +138,8 @@ run_once() {
   read -r b1 t1 < <(cpu_busy)
   busy=$(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN{printf "%.0f%%", 100*b/t}')
   wcpu=$(proc_cpu "${pids[@]}")
+  # The workers' PostgreSQL sessions (all opened during this run) and the CPU they used.
+  pgcpu=$(proc_cpu $(psqlq "SELECT pid FROM pg_stat_activity WHERE datname = '$DATABASE' AND pid <> pg_backend_pid()"))
   for p in "${pids[@]}"; do kill -TERM "$p"; done
   for p in "${pids[@]}"; do wait "$p" || true; done
   pids=()
@@ -170,17 +173,17 @@ for mode in $MODES; do label_of "$mode" >/dev/null; done
 
 # Runs are interleaved (every cell once, then again), so a burst of load from something else
 # on the machine does not land on one cell only; each cell keeps its fastest run.
-declare -A best bkeys bsplit bbusy bcpu brcpu
+declare -A best bkeys bsplit bbusy bcpu brcpu bpgcpu
 for r in $(seq "$RUNS"); do
   for mode in $MODES; do
     for n in $WORKERS; do
       r0=$(redis_cpu "$mode")
       run_once "$mode" "$n"
       rcpu=$(awk -v a="$r0" -v b="$(redis_cpu "$mode")" 'BEGIN{printf "%.1f", b-a}')
-      log "run $r: $mode, $n worker(s): ${secs}s, $keys keys ($split), CPU busy $busy, workers ${wcpu}s, redis ${rcpu}s"
+      log "run $r: $mode, $n worker(s): ${secs}s, $keys keys ($split), CPU busy $busy, workers ${wcpu}s, postgres ${pgcpu}s, redis ${rcpu}s"
       c=$mode/$n
       if [ -z "${best[$c]:-}" ] || awk "BEGIN{exit !($secs < ${best[$c]})}"; then
-        best[$c]=$secs bkeys[$c]=$keys bsplit[$c]=$split bbusy[$c]=$busy bcpu[$c]=$wcpu brcpu[$c]=$rcpu
+        best[$c]=$secs bkeys[$c]=$keys bsplit[$c]=$split bbusy[$c]=$busy bcpu[$c]=$wcpu brcpu[$c]=$rcpu bpgcpu[$c]=$pgcpu
       fi
     done
   done
@@ -189,15 +192,15 @@ done
 printf '%s tenants, phases %s, %s jobs per worker process, %s CPU cores, PostgreSQL %s, Redis %s, best of %s run(s)\n\n' \
   "$TENANTS" "$PHASES" "$JOBS_PER_WORKER" "$(nproc)" "$(psqlq 'SHOW server_version' | cut -d' ' -f1)" \
   "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" "$RUNS"
-printf '| Redis | workers | warm time | tenants/s | keys/s | speed-up | phase jobs per worker | machine CPU busy | workers CPU | Redis CPU |\n'
-printf '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n'
+printf '| Redis | workers | warm time | tenants/s | keys/s | speed-up | phase jobs per worker | machine CPU busy | CPU: workers | PostgreSQL | Redis |\n'
+printf '|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n'
 for mode in $MODES; do
   base=
   for n in $WORKERS; do
     c=$mode/$n
     [ -n "$base" ] || base=${best[$c]}
     awk -v m="$(label_of "$mode")" -v n="$n" -v s="${best[$c]}" -v k="${bkeys[$c]}" -v t="$TENANTS" -v b="$base" \
-      -v sp="${bsplit[$c]}" -v bu="${bbusy[$c]}" -v c="${bcpu[$c]}" -v rc="${brcpu[$c]}" \
-      'BEGIN{printf "| %s | %d | %.1f s | %.0f | %.0f | %.2fx | %s | %s | %s s | %s s |\n", m, n, s, t/s, k/s, b/s, sp, bu, c, rc}'
+      -v sp="${bsplit[$c]}" -v bu="${bbusy[$c]}" -v c="${bcpu[$c]}" -v rc="${brcpu[$c]}" -v pc="${bpgcpu[$c]}" \
+      'BEGIN{printf "| %s | %d | %.1f s | %.0f | %.0f | %.2fx | %s | %s | %s s | %s s | %s s |\n", m, n, s, t/s, k/s, b/s, sp, bu, c, pc, rc}'
   done
 done

@@ -67,7 +67,7 @@ func Main(ctx context.Context, args []string, lookup func(string) (string, bool)
 	fs.Int64Var(&o.Seed, "seed", 1, "demo data seed")
 	fs.StringVar(&o.Database, "database", "cachewarm_bench", "the benchmark's own database (created if missing; re-seeded when its tenant count differs)")
 	fs.IntVar(&o.RedisDB, "redis-db", 14, "the benchmark's own Redis DB (emptied first)")
-	fs.IntVar(&o.RawRedisDB, "raw-redis-db", 13, "the Redis DB the raw-bound writes go to (emptied first)")
+	fs.IntVar(&o.RawRedisDB, "raw-redis-db", 14, "the Redis DB the raw-bound and naive writes go to (emptied first; may be --redis-db, which is read before)")
 	fs.IntVar(&o.Workers, "workers", 1, "worker processes")
 	fs.StringVar(&o.Bin, "bin", "bin/cachewarm", "the cachewarm binary")
 	fs.IntVar(&o.Changes, "changes", 200, "single-row updates for the change-to-fresh latency")
@@ -139,7 +139,7 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
 		return fmt.Errorf("vacuum: %w", err)
 	}
-	if err := rdb.FlushDB(ctx).Err(); err != nil {
+	if err := rdb.FlushDBAsync(ctx).Err(); err != nil {
 		return fmt.Errorf("empty the benchmark's redis db %d: %w", o.RedisDB, err)
 	}
 
@@ -281,6 +281,9 @@ func newRedis(u string) (*redis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Emptying or filling a DB of millions of keys takes longer than go-redis's default
+	// 3 s read timeout.
+	opts.ReadTimeout, opts.WriteTimeout = time.Minute, time.Minute
 	return redis.NewClient(opts), nil
 }
 

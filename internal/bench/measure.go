@@ -284,7 +284,7 @@ func rawBound(ctx context.Context, src *redis.Client, dstURL string) (refResult,
 		return refResult{}, err
 	}
 	defer dst.Close()
-	if err := dst.FlushDB(ctx).Err(); err != nil {
+	if err := dst.FlushDBAsync(ctx).Err(); err != nil {
 		return refResult{}, err
 	}
 	var bytes int64
@@ -315,7 +315,7 @@ func rawBound(ctx context.Context, src *redis.Client, dstURL string) (refResult,
 	if err := <-errs; err != nil {
 		return refResult{}, err
 	}
-	_ = dst.FlushDB(ctx).Err()
+	_ = dst.FlushDBAsync(ctx).Err()
 	return refResult{Keys: len(all), Bytes: bytes, Time: elapsed}, nil
 }
 
@@ -351,6 +351,6 @@ func naiveWarm(ctx context.Context, pool *pgxpool.Pool, dstURL string, cat *cata
 		}
 	}
 	r.Time = time.Since(start)
-	_ = dst.FlushDB(ctx).Err()
+	_ = dst.FlushDBAsync(ctx).Err()
 	return r, nil
 }
