@@ -3,17 +3,23 @@
 # single Redis and on a 3-master Redis Cluster. For each Redis and each worker count it starts
 # that many `cachewarm worker` processes on one database, empties Redis, enqueues a workflow
 # of every phase for every tenant (`cachewarm warm --all`), and times it from the first
-# workflow's insert to the last one's completion (workflow_runs timestamps).
+# workflow's insert to the last one's completion (workflow_runs timestamps). It also reports
+# the CPU the workers, their PostgreSQL sessions and Redis used meanwhile.
 #
-#   scripts/scaling.sh                      # 1000 tenants, 1-3 workers, single and cluster
-#   TENANTS=200 WORKERS="1 2" MODES=single scripts/scaling.sh
+#   scripts/scaling.sh                      # 1000 tenants, 1-3 workers, every Redis mode
+#   TENANTS=200 WORKERS="1 2" MODES=single RUNS=3 scripts/scaling.sh
 #
-# Environment: TENANTS (default 1000), WORKERS (default "1 2 3"), MODES (default
-# "single cluster cluster-tags"; cluster-tags is the cluster with CACHEWARM_KEY_HASH_TAGS=true), PHASES (default critical,high,medium), CACHEWARM_WORKERS (jobs per
-# process, default 8), PGURL (server, default postgres://postgres@127.0.0.1:5432),
-# DATABASE (default cachewarm_scaling: created, seeded and migrated if it does not hold
-# TENANTS tenants; never any other database), RUNS (repetitions per cell, default 1; the
-# table shows the fastest).
+# Environment:
+#   TENANTS           tenants to warm (default 1000)
+#   WORKERS           worker process counts (default "1 2 3")
+#   MODES             Redis modes (default "single cluster cluster-tags"; cluster-tags is the
+#                     cluster with CACHEWARM_KEY_HASH_TAGS=true)
+#   PHASES            phases to warm (default critical,high,medium)
+#   CACHEWARM_WORKERS job slots per worker process (default 8)
+#   RUNS              runs per cell, interleaved; the table shows the fastest (default 1)
+#   PGURL             PostgreSQL server (default postgres://postgres@127.0.0.1:5432)
+#   DATABASE          the script's own database (default cachewarm_scaling: created, seeded
+#                     and migrated if it does not hold TENANTS tenants; no other is touched)
 #
 # Redis: the script starts its own redis-server (single) and its own cluster
 # (test/cluster/start.sh) on free loopback ports, and stops them at exit; the shared Redis on
