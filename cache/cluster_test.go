@@ -225,13 +225,15 @@ func requireSlots(t *testing.T, rdb *redis.ClusterClient, keys []string, want in
 		require.Len(t, slots, 1, "keys share one slot: %v", keys[:min(len(keys), 5)])
 		return
 	}
-	ranges, err := rdb.ClusterSlots(ctx).Result()
+	shards, err := rdb.ClusterShards(ctx).Result()
 	require.NoError(t, err)
-	nodes := map[string]bool{}
+	nodes := map[int]bool{} // shard index: one master each
 	for s := range slots {
-		for _, r := range ranges {
-			if s >= int64(r.Start) && s <= int64(r.End) {
-				nodes[r.Nodes[0].Addr] = true
+		for i, sh := range shards {
+			for _, r := range sh.Slots {
+				if s >= r.Start && s <= r.End {
+					nodes[i] = true
+				}
 			}
 		}
 	}
