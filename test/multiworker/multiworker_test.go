@@ -2,6 +2,7 @@ package multiworker_test
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"syscall"
 	"testing"
@@ -158,7 +159,7 @@ func TestPeriodicRefreshByLeaderOnly(t *testing.T) {
 	leader := func() string {
 		var id string
 		err := env.Pool.QueryRow(ctx, `SELECT leader_id FROM cachewarm.river_leader`).Scan(&id)
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return ""
 		}
 		require.NoError(t, err)
