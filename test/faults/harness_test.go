@@ -1,7 +1,6 @@
 package faults_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -26,6 +25,7 @@ import (
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -43,29 +43,11 @@ type proc struct {
 	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testenv.SyncBuffer
 	exited chan struct{}
 	err    error // the Wait result, once exited is closed
 	// exitedAt is when Wait returned.
 	exitedAt time.Time
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // start runs binary with args and exactly env (nothing inherited but PATH). Its output is
@@ -78,7 +60,7 @@ func start(t testing.TB, name string, env map[string]string, args ...string) *pr
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
-	p := &proc{t: t, name: name, cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{t: t, name: name, cmd: cmd, out: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	require.NoError(t, cmd.Start(), "start %s", name)
 	go func() {
@@ -449,7 +431,7 @@ type redisServer struct {
 	args []string
 	proc *exec.Cmd
 	done chan struct{}
-	out  *syncBuffer
+	out  *testenv.SyncBuffer
 }
 
 // freePort returns a loopback TCP port nobody listens on (at the time of the call).
@@ -477,7 +459,7 @@ func startRedisServer(t testing.TB, extra ...string) *redisServer {
 
 func (s *redisServer) start() {
 	s.t.Helper()
-	s.out = &syncBuffer{}
+	s.out = &testenv.SyncBuffer{}
 	s.proc = exec.Command("redis-server", s.args...)
 	s.proc.Stdout, s.proc.Stderr = s.out, s.out
 	require.NoError(s.t, s.proc.Start())

@@ -4,10 +4,6 @@
 package multiworker_test
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/cachewarm/cachewarm/internal/testenv"
@@ -17,18 +13,5 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cachewarm-multiworker-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "multiworker:", err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "cachewarm")
-	build := exec.Command("go", "build", "-o", binary, "github.com/cachewarm/cachewarm/cmd/cachewarm")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "multiworker: go build ./cmd/cachewarm:", err)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	testenv.Main(m, func() { _ = os.RemoveAll(dir) })
+	testenv.MainWithBinary(m, func(path string) { binary = path })
 }

@@ -1,7 +1,6 @@
 package multiworker_test
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"maps"
@@ -11,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,27 +23,9 @@ type proc struct {
 	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *testenv.SyncBuffer
 	exited chan struct{}
 	err    error // Wait's result, once exited is closed
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // start runs the binary with args and exactly env (only PATH is inherited, so no REDIS_* or
@@ -59,7 +39,7 @@ func start(t testing.TB, name string, env map[string]string, args ...string) *pr
 		cmd.Env = append(cmd.Env, k+"="+env[k])
 	}
 	testenv.KillWithParent(cmd)
-	p := &proc{t: t, name: name, cmd: cmd, out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &proc{t: t, name: name, cmd: cmd, out: &testenv.SyncBuffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	require.NoError(t, cmd.Start(), "start %s", name)
 	go func() {
