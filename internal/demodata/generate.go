@@ -77,7 +77,8 @@ type aisle struct {
 }
 
 // gen generates the rows of one tenant. Every random choice comes from r, in a fixed order, so
-// the rows depend only on the seed, the tenant index and today.
+// the rows depend only on the seed, the tenant index and, for the sections dated around it,
+// today.
 type gen struct {
 	r      *rand.Rand
 	tenant string
@@ -101,7 +102,6 @@ type gen struct {
 // generateTenant appends the rows of tenant k (1-based) to rows.
 func generateTenant(rows *rowSet, seed int64, k int, today time.Time) {
 	g := &gen{
-		r:           rand.New(rand.NewPCG(uint64(seed), uint64(k))),
 		tenant:      TenantID(k),
 		today:       today,
 		rows:        rows,
@@ -109,18 +109,16 @@ func generateTenant(rows *rowSet, seed int64, k int, today time.Time) {
 		masterTo:    time.Date(2024, 12, 31, 0, 0, 0, 0, time.UTC),
 		firstPeriod: time.Date(today.Year()-1, 1, 1, 0, 0, 0, 0, time.UTC),
 	}
-	g.tenantRow()
-	g.accounts()
-	g.periods()
-	g.stages()
-	g.facilities()
-	g.exchangeRates()
-	g.vendorRows()
-	g.customerRows()
-	g.materialRows()
-	g.kits()
-	g.pricingRules()
-	g.glEntries()
+	// Each section draws from a generator of its own, so the sections built around today
+	// (periods, rates, pricing rules, GL entries) leave the others the same on every day.
+	sections := []func(){
+		g.tenantRow, g.accounts, g.periods, g.stages, g.facilities, g.exchangeRates,
+		g.vendorRows, g.customerRows, g.materialRows, g.kits, g.pricingRules, g.glEntries,
+	}
+	for i, section := range sections {
+		g.r = rand.New(rand.NewPCG(uint64(seed), uint64(k)<<8|uint64(i)))
+		section()
+	}
 }
 
 // id returns the next id of table t (ids are per tenant, from 1).

@@ -180,6 +180,19 @@ func TestSeedDeterministic(t *testing.T) {
 
 	// t001 and t002 differ from each other too.
 	require.NotEqual(t, dump(t, pool, "a", []string{"t001"})["vendors"], dump(t, pool, "a", []string{"t002"})["vendors"])
+
+	// Another day changes the calendar-relative tables only: master and reference data (and
+	// the golden values tests keep of them) are the same whatever day the seed runs.
+	_, err := demodata.Seed(ctx, pool, demodata.Options{Tenants: 2, Seed: 42, Schema: "d", Today: fixedToday.AddDate(0, 2, 9)})
+	require.NoError(t, err)
+	later := dump(t, pool, "d", two)
+	for _, table := range []string{"tenants", "chart_of_accounts", "crm_pipeline_stages", "facilities", "work_centers",
+		"vendors", "customers", "materials", "kit_definitions", "kit_components"} {
+		require.Contains(t, first, table)
+		require.Equal(t, first[table], later[table], "%s does not depend on the day", table)
+	}
+	require.NotEqual(t, first["financial_periods"], later["financial_periods"])
+	require.NotEqual(t, first["gl_entries"], later["gl_entries"])
 }
 
 // dump returns, per table, an md5 of the ordered text of the tenants' rows in schema.
