@@ -1,41 +1,30 @@
--- customers: the first 500 customers by id, as five pages and one key each.
---   sales:customers:{t}:page:{n}:limit:100 (n = 1..5, always; a page past the data is [])
+-- customers: the first 500 customers by id, one key each, and 5 pages of 100 of them.
 --   sales:customer:{t}:customerId:{id}     (one object per customer)
-WITH c AS (
-    SELECT d.id, row_to_json(x)::text AS j
-    FROM customers d
-    CROSS JOIN LATERAL (
-        SELECT d.id::text AS "id",
-               d.tenant_id AS "tenantId",
-               d.code AS "code",
-               d.name AS "name",
-               d.email AS "email",
-               d.phone AS "phone",
-               d.country AS "country",
-               d.currency AS "currency",
-               d.segment AS "segment",
-               d.credit_limit::text AS "creditLimit",
-               d.balance::text AS "balance",
-               d.payment_terms_days AS "paymentTermsDays",
-               d.is_active AS "isActive",
-               d.notes AS "notes",
-               to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
-               to_char(d.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"
-    ) x
-    WHERE d.tenant_id = $1::text
-    ORDER BY d.id
-    LIMIT 500
-), numbered AS (
-    SELECT id, j, row_number() OVER (ORDER BY id) AS rn FROM c
-)
-SELECT 'sales:customers' AS prefix,
-       'page:' || p.n || ':limit:100' AS suffix,
-       coalesce((
-           SELECT '[' || string_agg(j, ',' ORDER BY rn) || ']'
-           FROM numbered
-           WHERE rn > (p.n - 1) * 100 AND rn <= p.n * 100
-       ), '[]') AS value
-FROM generate_series(1, 5) AS p(n)
-UNION ALL
-SELECT 'sales:customer', 'customerId:' || id, j
-FROM numbered
+--   sales:customers:{t}:page:{n}:limit:100 (n = 1..5, always; a page past the data is [])
+-- The query yields the items only, in page order: the warmer assembles the pages from the same
+-- JSON as it streams by (catalog.Pages), so Postgres builds each object once and sends it once.
+SELECT 'sales:customer' AS prefix,
+       'customerId:' || d.id AS suffix,
+       row_to_json(x)::text AS value
+FROM customers d
+CROSS JOIN LATERAL (
+    SELECT d.id::text AS "id",
+           d.tenant_id AS "tenantId",
+           d.code AS "code",
+           d.name AS "name",
+           d.email AS "email",
+           d.phone AS "phone",
+           d.country AS "country",
+           d.currency AS "currency",
+           d.segment AS "segment",
+           d.credit_limit::text AS "creditLimit",
+           d.balance::text AS "balance",
+           d.payment_terms_days AS "paymentTermsDays",
+           d.is_active AS "isActive",
+           d.notes AS "notes",
+           to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
+           to_char(d.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"
+) x
+WHERE d.tenant_id = $1::text
+ORDER BY d.id
+LIMIT 500

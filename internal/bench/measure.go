@@ -19,7 +19,6 @@ import (
 	"github.com/cachewarm/cachewarm/internal/demodata"
 	"github.com/cachewarm/cachewarm/migrations"
 	"github.com/cachewarm/cachewarm/workflows"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
@@ -332,12 +331,7 @@ func naiveWarm(ctx context.Context, pool *pgxpool.Pool, dstURL string, cat *cata
 	for k := 1; k <= tenants; k++ {
 		t := cache.MustTenant(demodata.TenantID(k))
 		for _, d := range cat.All() {
-			rows, err := pool.Query(ctx, d.SQL, t.String())
-			if err != nil {
-				return r, err
-			}
-			type row struct{ Prefix, Suffix, Value string }
-			list, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+			list, err := d.Entries(ctx, pool, t.String())
 			if err != nil {
 				return r, err
 			}

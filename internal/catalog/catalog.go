@@ -89,6 +89,9 @@ type Dataset struct {
 	Tables []string
 	// SQL is the query text (see package sql for its contract).
 	SQL string
+	// Pages, if its Count is not zero, are list pages assembled from the query's rows (see
+	// [Pages]); the query then yields the items only, in page order.
+	Pages Pages
 }
 
 // Catalog is the set of datasets, in phase order.
@@ -182,13 +185,13 @@ func defaultDatasets() []Dataset {
 		// high: master data.
 		{Name: "vendors", Phase: PhaseHigh, TTL: cache.TTLReference,
 			Keys:   []string{"sales:vendors:{t}:page:{n}:limit:100", "sales:vendor:{t}:vendorId:{id}"},
-			Tables: []string{"vendors"}},
+			Tables: []string{"vendors"}, Pages: Pages{Prefix: "sales:vendors", Size: 100, Count: 5}},
 		{Name: "customers", Phase: PhaseHigh, TTL: cache.TTLReference,
 			Keys:   []string{"sales:customers:{t}:page:{n}:limit:100", "sales:customer:{t}:customerId:{id}"},
-			Tables: []string{"customers"}},
+			Tables: []string{"customers"}, Pages: Pages{Prefix: "sales:customers", Size: 100, Count: 5}},
 		{Name: "materials", Phase: PhaseHigh, TTL: cache.TTLReference,
 			Keys:   []string{"sales:materials:{t}:page:{n}:limit:100", "sales:material:{t}:materialId:{id}"},
-			Tables: []string{"materials"}},
+			Tables: []string{"materials"}, Pages: Pages{Prefix: "sales:materials", Size: 100, Count: 10}},
 		{Name: "inventory_locations", Phase: PhaseHigh, TTL: cache.TTLReference,
 			Keys: []string{"wms:locations:{t}:facilityId:{f}"}, Tables: []string{"facilities", "inventory_locations"}},
 		{Name: "kit_definitions", Phase: PhaseHigh, TTL: cache.TTLReference,

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -93,22 +92,15 @@ type result struct {
 	key, value string
 }
 
-// run runs the query of d for tenant, wrapped as a subquery as the warm job does.
+// run returns d's entries for tenant, pages included, as the warm job writes them.
 func run(t *testing.T, pool *pgxpool.Pool, d catalog.Dataset, tenant string) []result {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), "SELECT prefix, suffix, value FROM ("+d.SQL+") q", tenant)
+	entries, err := d.Entries(context.Background(), pool, tenant)
 	require.NoError(t, err, d.Name)
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (result, error) {
-		var prefix, suffix string
-		var value *string
-		if err := row.Scan(&prefix, &suffix, &value); err != nil {
-			return result{}, err
-		}
-		require.NotNil(t, value, "%s: NULL value for %s / %s", d.Name, prefix, suffix)
-		key := cache.Keys{}.Join(prefix, cache.MustTenant(tenant), suffix)
-		return result{key: key, value: *value}, nil
-	})
-	require.NoError(t, err, d.Name)
+	out := make([]result, len(entries))
+	for i, e := range entries {
+		out[i] = result{key: cache.Keys{}.Join(e.Prefix, cache.MustTenant(tenant), e.Suffix), value: string(e.Value)}
+	}
 	return out
 }
 

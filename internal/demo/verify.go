@@ -49,27 +49,14 @@ func verify(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, 
 }
 
 func verifyDataset(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, keys cache.Keys, format cache.Format, t cache.Tenant, d catalog.Dataset) (int, []string, error) {
-	rows, err := pool.Query(ctx, d.SQL, t.String())
+	entries, err := d.Entries(ctx, pool, t.String())
 	if err != nil {
-		return 0, nil, fmt.Errorf("demo: verify %s/%s: %w", t, d.Name, err)
+		return 0, nil, fmt.Errorf("demo: verify: %w", err)
 	}
-	var wantKeys []string
-	var wantVals [][]byte
-	for rows.Next() {
-		var prefix, suffix string
-		var value []byte
-		if err := rows.Scan(&prefix, &suffix, &value); err != nil {
-			rows.Close()
-			return 0, nil, err
-		}
-		if value == nil {
-			continue
-		}
-		wantKeys = append(wantKeys, keys.Join(prefix, t, suffix))
-		wantVals = append(wantVals, value)
-	}
-	if err := rows.Err(); err != nil {
-		return 0, nil, fmt.Errorf("demo: verify %s/%s: %w", t, d.Name, err)
+	wantKeys := make([]string, len(entries))
+	wantVals := make([][]byte, len(entries))
+	for i, e := range entries {
+		wantKeys[i], wantVals[i] = keys.Join(e.Prefix, t, e.Suffix), e.Value
 	}
 	pipe := rdb.Pipeline()
 	gets := make([]*redis.StringCmd, len(wantKeys))
@@ -161,24 +148,12 @@ func hitVsMiss(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClien
 		misses := make([]time.Duration, 0, timingRounds)
 		for range timingRounds {
 			start := time.Now()
-			rows, err := pool.Query(ctx, d.SQL, t.String())
+			entries, err := d.Entries(ctx, pool, t.String())
 			if err != nil {
 				return nil, fmt.Errorf("demo: time %s: %w", name, err)
 			}
-			first := true
-			for rows.Next() {
-				var prefix, suffix string
-				var value []byte
-				if err := rows.Scan(&prefix, &suffix, &value); err != nil {
-					rows.Close()
-					return nil, err
-				}
-				if first {
-					key, first = cache.Keys{}.Join(prefix, t, suffix), false
-				}
-			}
-			if err := rows.Err(); err != nil {
-				return nil, err
+			if len(entries) > 0 {
+				key = cache.Keys{}.Join(entries[0].Prefix, t, entries[0].Suffix)
 			}
 			misses = append(misses, time.Since(start))
 		}

@@ -145,6 +145,11 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	var prefix, suffix string
 	var queryTime time.Duration
 	written := map[string]bool{} // every key this warm wrote, for pruning the others
+	asm := d.Assemble(func(prefix, suffix string, value []byte) error {
+		key := w.keys.Join(prefix, t, suffix)
+		written[key] = true
+		return batch.Add(ctx, key, value)
+	})
 	for rows.Next() {
 		readStart := time.Now()
 		if err := rows.Scan(&res.Version, &prefix, &suffix, nil); err != nil {
@@ -160,9 +165,7 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 		if raw == nil { // no value (for example no open period): nothing to cache
 			continue
 		}
-		key := w.keys.Join(prefix, t, suffix)
-		written[key] = true
-		if err := batch.Add(ctx, key, raw); err != nil {
+		if err := asm.Add(prefix, suffix, raw); err != nil {
 			return err
 		}
 	}
@@ -172,6 +175,9 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	if batch == nil {
 		res.Query = time.Since(queryStart)
 		return nil
+	}
+	if err := asm.Close(); err != nil {
+		return err
 	}
 	err = batch.Flush(ctx)
 	res.WriteStats = batch.Stats()

@@ -380,19 +380,11 @@ func compareDatasets(t testing.TB, pool *pgxpool.Pool, rdb redis.UniversalClient
 		for _, name := range datasets {
 			d, err := defaultCatalog().Lookup(name)
 			require.NoError(t, err)
-			type row struct {
-				Prefix, Suffix string
-				Value          *string
-			}
-			rows, err := pool.Query(ctx, "SELECT q.prefix, q.suffix, q.value FROM ("+d.SQL+") AS q", id)
-			require.NoError(t, err)
-			all, err := pgx.CollectRows(rows, pgx.RowToStructByPos[row])
+			all, err := d.Entries(ctx, pool, id)
 			require.NoError(t, err)
 			want := map[string]string{}
-			for _, r := range all {
-				if r.Value != nil {
-					want[keys.Join(r.Prefix, tn, r.Suffix)] = *r.Value
-				}
+			for _, e := range all {
+				want[keys.Join(e.Prefix, tn, e.Suffix)] = string(e.Value)
 			}
 			names := slices.Sorted(maps.Keys(want))
 			for chunk := range slices.Chunk(names, 500) {

@@ -1,0 +1,128 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Pages describes the list pages a dataset builds from the item rows of its query: the first
+// Count x Size items, in the order the query returns them, as Count pages of Size items keyed
+// "{Prefix}:{t}:page:{n}:limit:{Size}" (n = 1..Count). A page past the items is "[]".
+//
+// Postgres builds each item's JSON once; the pages are assembled from the same bytes as they
+// stream by, so the database neither aggregates nor sends every item twice.
+type Pages struct {
+	// Prefix is the pages' "{module}:{entity}", for example "sales:vendors".
+	Prefix string
+	// Size is the number of items a page holds, Count the number of pages (0: no pages).
+	Size, Count int
+}
+
+// Suffix returns the key segments after the tenant id of page n (1-based).
+func (p Pages) Suffix(n int) string {
+	return "page:" + strconv.Itoa(n) + ":limit:" + strconv.Itoa(p.Size)
+}
+
+// EmitFunc receives one key's parts and value. value is only valid during the call.
+type EmitFunc func(prefix, suffix string, value []byte) error
+
+// Assembler turns the rows of a dataset's query into its entries: every row as it is, and the
+// pages of [Dataset.Pages] built from them. It holds at most one page in memory. The zero
+// value is not usable: see [Dataset.Assemble].
+type Assembler struct {
+	pages Pages
+	emit  EmitFunc
+	buf   []byte
+	items int // items in the page being built
+	done  int // pages emitted
+}
+
+// Assemble returns an Assembler that passes d's entries to emit.
+func (d Dataset) Assemble(emit EmitFunc) *Assembler {
+	return &Assembler{pages: d.Pages, emit: emit}
+}
+
+// Add passes on one row of the query and adds its value to the page being built.
+func (a *Assembler) Add(prefix, suffix string, value []byte) error {
+	if err := a.emit(prefix, suffix, value); err != nil {
+		return err
+	}
+	if a.done >= a.pages.Count {
+		return nil
+	}
+	if a.items == 0 {
+		a.buf = append(a.buf[:0], '[')
+	} else {
+		a.buf = append(a.buf, ',')
+	}
+	a.buf = append(a.buf, value...)
+	if a.items++; a.items == a.pages.Size {
+		return a.emitPage()
+	}
+	return nil
+}
+
+// Close emits the page being built and the empty pages after it. Call it once, after the
+// last row.
+func (a *Assembler) Close() error {
+	for a.done < a.pages.Count {
+		if err := a.emitPage(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Assembler) emitPage() error {
+	if a.items == 0 {
+		a.buf = append(a.buf[:0], '[')
+	}
+	a.buf = append(a.buf, ']')
+	a.done++
+	a.items = 0
+	return a.emit(a.pages.Prefix, a.pages.Suffix(a.done), a.buf)
+}
+
+// Querier is what [Dataset.Entries] needs to run a query (a *pgxpool.Pool, a pgx.Tx).
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Entry is one key of a dataset, before the tenant is put into it.
+type Entry struct {
+	Prefix, Suffix string
+	Value          []byte
+}
+
+// Entries runs d's query for tenant through q and returns every entry it yields, pages
+// included, in order; rows without a value (nothing to cache) are left out. It holds the
+// dataset in memory: the warmer streams instead, this is for verification and comparison.
+func (d Dataset) Entries(ctx context.Context, q Querier, tenant string) ([]Entry, error) {
+	rows, err := q.Query(ctx, d.SQL, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
+	}
+	defer rows.Close()
+	var out []Entry
+	asm := d.Assemble(func(prefix, suffix string, value []byte) error {
+		out = append(out, Entry{Prefix: prefix, Suffix: suffix, Value: append([]byte(nil), value...)})
+		return nil
+	})
+	var prefix, suffix string
+	for rows.Next() {
+		if err := rows.Scan(&prefix, &suffix, nil); err != nil {
+			return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
+		}
+		if value := rows.RawValues()[2]; value != nil {
+			_ = asm.Add(prefix, suffix, value)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
+	}
+	_ = asm.Close()
+	return out, nil
+}

@@ -1,0 +1,65 @@
+package catalog_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cachewarm/cachewarm/internal/catalog"
+)
+
+func TestAssemblerBuildsPagesFromItems(t *testing.T) {
+	t.Parallel()
+	d := catalog.Dataset{Name: "things", Pages: catalog.Pages{Prefix: "x:things", Size: 2, Count: 3}}
+	for _, tt := range []struct {
+		name  string
+		items []string
+		want  []string // prefix|suffix|value, in emit order
+	}{
+		{"no items: every page empty", nil, []string{
+			"x:things|page:1:limit:2|[]", "x:things|page:2:limit:2|[]", "x:things|page:3:limit:2|[]"}},
+		{"a partial page, then empty ones", []string{`{"a":1}`, `{"b":2}`, `{"c":3}`}, []string{
+			`x:thing|id:1|{"a":1}`, `x:thing|id:2|{"b":2}`, `x:things|page:1:limit:2|[{"a":1},{"b":2}]`,
+			`x:thing|id:3|{"c":3}`, `x:things|page:2:limit:2|[{"c":3}]`, "x:things|page:3:limit:2|[]"}},
+		{"items past the last page are keys but in no page", []string{"1", "2", "3", "4", "5", "6", "7"}, []string{
+			"x:thing|id:1|1", "x:thing|id:2|2", "x:things|page:1:limit:2|[1,2]",
+			"x:thing|id:3|3", "x:thing|id:4|4", "x:things|page:2:limit:2|[3,4]",
+			"x:thing|id:5|5", "x:thing|id:6|6", "x:things|page:3:limit:2|[5,6]",
+			"x:thing|id:7|7"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []string
+			asm := d.Assemble(func(prefix, suffix string, value []byte) error {
+				got = append(got, prefix+"|"+suffix+"|"+string(value))
+				return nil
+			})
+			for i, it := range tt.items {
+				require.NoError(t, asm.Add("x:thing", "id:"+string(rune('1'+i)), []byte(it)))
+			}
+			require.NoError(t, asm.Close())
+			require.Equal(t, tt.want, got)
+		})
+	}
+
+	t.Run("without pages rows pass through", func(t *testing.T) {
+		t.Parallel()
+		var got []string
+		asm := catalog.Dataset{}.Assemble(func(prefix, suffix string, value []byte) error {
+			got = append(got, prefix+"|"+suffix+"|"+string(value))
+			return nil
+		})
+		require.NoError(t, asm.Add("a", "b", []byte("[]")))
+		require.NoError(t, asm.Close())
+		require.Equal(t, []string{"a|b|[]"}, got)
+	})
+
+	t.Run("an emit error stops the assembly", func(t *testing.T) {
+		t.Parallel()
+		boom := errors.New("boom")
+		asm := d.Assemble(func(string, string, []byte) error { return boom })
+		require.ErrorIs(t, asm.Add("x:thing", "id:1", []byte("1")), boom)
+		require.ErrorIs(t, asm.Close(), boom)
+	})
+}
