@@ -45,7 +45,7 @@ scaling: services ## worker-count curve: warm $(SCALING_TENANTS) tenants with 1-
 	TENANTS=$(SCALING_TENANTS) RUNS=$${RUNS:-2} scripts/scaling.sh
 
 microbench: ## go test micro-benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./cache/ ./internal/warm/
+	$(GO) test -run '^$$' -bench . -benchmem ./cache/ ./internal/warm/ ./internal/pgjson/ ./internal/catalog/
 
 FUZZTIME ?= 10s
 fuzz: ## run each fuzz target for $(FUZZTIME) (seed corpora also run in make test)

@@ -7,6 +7,9 @@
 //	value   the value as compact JSON text, exactly as JSON.stringify writes what a NestJS app
 //	        would cache from the same SQL through node-postgres
 //
+// or, for a dataset marked Objects in the catalog, prefix and suffix followed by the value's
+// members as typed columns named as the JSON keys (package pgjson encodes them; see below).
+//
 // The Go side puts the tenant between prefix and suffix (see cache.Keys.Join). Each query is run
 // wrapped as a subquery, SELECT ... FROM (<query>) q, so it has no trailing semicolon and its
 // comments are whole lines at the top. It filters every table on tenant_id = $1::text and names
@@ -22,6 +25,15 @@
 // ::text (JSON strings), timestamptz with to_char(ts AT TIME ZONE 'UTC',
 // 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), date with to_char(d, 'YYYY-MM-DD'); integer and boolean
 // as they are. "Today" is (now() AT TIME ZONE 'UTC')::date.
+//
+// # Objects and pages
+//
+// Building JSON is most of the database's work in a warm. Where a dataset's values are plain
+// objects, one per row (vendors, customers, materials), the query returns the columns as they
+// are, aliased to their JSON names, and the warmer encodes them (package pgjson, which follows
+// the same node-postgres rules and refuses types it has no rule for). Where a dataset also has
+// list pages of those objects, the query yields the items only, ordered as the pages list them,
+// and the warmer assembles the pages from the same bytes (catalog.Pages).
 package sql
 
 import "embed"

@@ -92,6 +92,10 @@ type Dataset struct {
 	// Pages, if its Count is not zero, are list pages assembled from the query's rows (see
 	// [Pages]); the query then yields the items only, in page order.
 	Pages Pages
+	// Objects means the query yields each value as typed columns after prefix and suffix,
+	// not as JSON text: each row's value is the JSON object of those columns, encoded by
+	// package pgjson the way JSON.stringify writes the row node-postgres returns.
+	Objects bool
 }
 
 // Catalog is the set of datasets, in phase order.
@@ -185,13 +189,16 @@ func defaultDatasets() []Dataset {
 		// high: master data.
 		{Name: "vendors", Phase: PhaseHigh, TTL: cache.TTLReference,
 			Keys:   []string{"sales:vendors:{t}:page:{n}:limit:100", "sales:vendor:{t}:vendorId:{id}"},
-			Tables: []string{"vendors"}, Pages: Pages{Prefix: "sales:vendors", Size: 100, Count: 5}},
+			Tables: []string{"vendors"}, Objects: true,
+			Pages: Pages{Prefix: "sales:vendors", Size: 100, Count: 5}},
 		{Name: "customers", Phase: PhaseHigh, TTL: cache.TTLReference,
 			Keys:   []string{"sales:customers:{t}:page:{n}:limit:100", "sales:customer:{t}:customerId:{id}"},
-			Tables: []string{"customers"}, Pages: Pages{Prefix: "sales:customers", Size: 100, Count: 5}},
+			Tables: []string{"customers"}, Objects: true,
+			Pages: Pages{Prefix: "sales:customers", Size: 100, Count: 5}},
 		{Name: "materials", Phase: PhaseHigh, TTL: cache.TTLReference,
 			Keys:   []string{"sales:materials:{t}:page:{n}:limit:100", "sales:material:{t}:materialId:{id}"},
-			Tables: []string{"materials"}, Pages: Pages{Prefix: "sales:materials", Size: 100, Count: 10}},
+			Tables: []string{"materials"}, Objects: true,
+			Pages: Pages{Prefix: "sales:materials", Size: 100, Count: 10}},
 		{Name: "inventory_locations", Phase: PhaseHigh, TTL: cache.TTLReference,
 			Keys: []string{"wms:locations:{t}:facilityId:{f}"}, Tables: []string{"facilities", "inventory_locations"}},
 		{Name: "kit_definitions", Phase: PhaseHigh, TTL: cache.TTLReference,

@@ -6,6 +6,9 @@ import (
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/cachewarm/cachewarm/internal/pgjson"
 )
 
 // Pages describes the list pages a dataset builds from the item rows of its query: the first
@@ -97,6 +100,63 @@ type Entry struct {
 	Value          []byte
 }
 
+// Decoder reads the key parts and value of each row of a dataset's query. It is not safe
+// for concurrent use.
+type Decoder struct {
+	d     Dataset
+	off   int // the query's first column
+	ready bool
+	enc   *pgjson.Encoder
+	buf   []byte
+}
+
+// Decoder returns a Decoder for rows whose columns from off on are d's query's: prefix,
+// suffix and the value (0 for the query itself; the warmer reads the data version first, so 1).
+func (d Dataset) Decoder(off int) *Decoder { return &Decoder{d: d, off: off} }
+
+// Row returns the key parts and value of rows' current row. A nil value means nothing to
+// cache: a NULL value, or no row at all (a NULL prefix). value is only valid until the next
+// call. The first call checks the result's columns.
+func (dec *Decoder) Row(rows pgx.Rows) (prefix, suffix string, value []byte, err error) {
+	if !dec.ready {
+		if err := dec.init(rows); err != nil {
+			return "", "", nil, err
+		}
+	}
+	raw := rows.RawValues()[dec.off:]
+	if raw[0] == nil {
+		return "", "", nil, nil
+	}
+	prefix, suffix = string(raw[0]), string(raw[1])
+	if dec.enc == nil {
+		return prefix, suffix, raw[2], nil
+	}
+	dec.buf, err = dec.enc.Append(dec.buf[:0], raw[2:])
+	return prefix, suffix, dec.buf, err
+}
+
+func (dec *Decoder) init(rows pgx.Rows) error {
+	fields := rows.FieldDescriptions()[dec.off:]
+	switch {
+	case dec.d.Objects && len(fields) < 3:
+		return fmt.Errorf("dataset %s: the query yields %d columns, want prefix, suffix and the value's", dec.d.Name, len(fields))
+	case dec.d.Objects:
+		var tm *pgtype.Map
+		if c := rows.Conn(); c != nil {
+			tm = c.TypeMap()
+		}
+		enc, err := pgjson.NewEncoder(fields[2:], tm)
+		if err != nil {
+			return fmt.Errorf("dataset %s: %w", dec.d.Name, err)
+		}
+		dec.enc = enc
+	case len(fields) != 3:
+		return fmt.Errorf("dataset %s: the query yields %d columns, want prefix, suffix and value", dec.d.Name, len(fields))
+	}
+	dec.ready = true
+	return nil
+}
+
 // Entries runs d's query for tenant through q and returns every entry it yields, pages
 // included, in order; rows without a value (nothing to cache) are left out. It holds the
 // dataset in memory: the warmer streams instead, this is for verification and comparison.
@@ -106,17 +166,18 @@ func (d Dataset) Entries(ctx context.Context, q Querier, tenant string) ([]Entry
 		return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
 	}
 	defer rows.Close()
+	dec := d.Decoder(0)
 	var out []Entry
 	asm := d.Assemble(func(prefix, suffix string, value []byte) error {
 		out = append(out, Entry{Prefix: prefix, Suffix: suffix, Value: append([]byte(nil), value...)})
 		return nil
 	})
-	var prefix, suffix string
 	for rows.Next() {
-		if err := rows.Scan(&prefix, &suffix, nil); err != nil {
+		prefix, suffix, value, err := dec.Row(rows)
+		if err != nil {
 			return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
 		}
-		if value := rows.RawValues()[2]; value != nil {
+		if value != nil {
 			_ = asm.Add(prefix, suffix, value)
 		}
 	}

@@ -1,12 +1,14 @@
 package catalog_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/testenv"
 )
 
 func TestAssemblerBuildsPagesFromItems(t *testing.T) {
@@ -62,4 +64,30 @@ func TestAssemblerBuildsPagesFromItems(t *testing.T) {
 		require.ErrorIs(t, asm.Add("x:thing", "id:1", []byte("1")), boom)
 		require.ErrorIs(t, asm.Close(), boom)
 	})
+}
+
+// BenchmarkDatasetQueries reads each dataset of one demo tenant, pages included, the way the
+// warmer does, to show where the database's share of a warm goes:
+// go test -run '^$' -bench DatasetQueries ./internal/catalog/ (also in make microbench).
+func BenchmarkDatasetQueries(b *testing.B) {
+	ctx := context.Background()
+	pool := testenv.NewPool(b, testenv.FromTemplate(seeded))
+	c, err := catalog.Default()
+	require.NoError(b, err)
+	for _, d := range c.All() {
+		b.Run(d.Name, func(b *testing.B) {
+			var bytes int64
+			for b.Loop() {
+				entries, err := d.Entries(ctx, pool, "t001")
+				if err != nil {
+					b.Fatal(err)
+				}
+				bytes = 0
+				for _, e := range entries {
+					bytes += int64(len(e.Value))
+				}
+			}
+			b.SetBytes(bytes)
+		})
+	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -142,7 +143,7 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 			_ = batch.Wait() // on an early return: no write left running behind the job
 		}
 	}()
-	var prefix, suffix string
+	dec := d.Decoder(1)
 	var queryTime time.Duration
 	written := map[string]bool{} // every key this warm wrote, for pruning the others
 	asm := d.Assemble(func(prefix, suffix string, value []byte) error {
@@ -152,20 +153,23 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	})
 	for rows.Next() {
 		readStart := time.Now()
-		if err := rows.Scan(&res.Version, &prefix, &suffix, nil); err != nil {
+		prefix, suffix, value, err := dec.Row(rows)
+		if err != nil {
 			return err
 		}
-		raw := rows.RawValues()[3]
-		if batch == nil {
+		if batch == nil { // the first row: the version, the same on every row
+			if err := scanVersion(rows, &res.Version); err != nil {
+				return err
+			}
 			batch = w.writer.NewBatch(t, d.Name, res.Version, d.TTL)
 			queryTime += time.Since(queryStart)
 		} else {
 			queryTime += time.Since(readStart)
 		}
-		if raw == nil { // no value (for example no open period): nothing to cache
+		if value == nil { // no value (for example no open period): nothing to cache
 			continue
 		}
-		if err := asm.Add(prefix, suffix, raw); err != nil {
+		if err := asm.Add(prefix, suffix, value); err != nil {
 			return err
 		}
 	}
@@ -191,6 +195,13 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	return err
 }
 
+// scanVersion reads the data version, the first column of a row of datasetSQL.
+func scanVersion(rows pgx.Rows, v *int64) error {
+	dest := make([]any, len(rows.FieldDescriptions()))
+	dest[0] = v
+	return rows.Scan(dest...)
+}
+
 const (
 	// ensureVersionsSQL gives each tenant x dataset a version row on its first warm, set to
 	// the clock: versions then only grow, even if this database is new and Redis still holds
@@ -209,7 +220,7 @@ ON CONFLICT (tenant_id, dataset) DO NOTHING`
 	// the tenant x dataset version. A query with no row still yields one (with no value), so
 	// the version is known and the dataset's keys can be pruned.
 	datasetSQL = `
-SELECT v.version, coalesce(q.prefix, ''), coalesce(q.suffix, ''), q.value
+SELECT v.version, q.*
 FROM (SELECT coalesce((SELECT version FROM cachewarm.dataset_versions
                        WHERE tenant_id = $1::text AND dataset = $2::text), 0) AS version) AS v
 LEFT JOIN (%s) AS q ON true`
