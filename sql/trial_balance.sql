@@ -3,8 +3,10 @@
 -- currency {C}: per account with entries in that currency dated up to the period's end, the total
 -- debit, total credit and balance (debit - credit), ordered by account code. {Y} and {M} are the
 -- period's fiscal year and number (month 1..12, not zero-padded).
+-- A list of typed rows per period (catalog.List): a period without entries gets one row of
+-- NULLs, and so [].
 WITH periods AS (
-    SELECT p.id, p.fiscal_year, p.period_number, p.end_date, t.base_currency
+    SELECT p.fiscal_year, p.period_number, p.start_date, p.end_date, t.base_currency
     FROM financial_periods p
     JOIN tenants t ON t.id = p.tenant_id
     WHERE p.tenant_id = $1::text
@@ -14,25 +16,24 @@ WITH periods AS (
 )
 SELECT 'finance:trial_balance' AS prefix,
        'year:' || p.fiscal_year || ':month:' || p.period_number || ':currency:' || p.base_currency AS suffix,
-       coalesce((
-           SELECT '[' || string_agg(row_to_json(x)::text, ',' ORDER BY a.code, a.id) || ']'
-           FROM (
-               SELECT g.account_id, sum(g.debit) AS debit, sum(g.credit) AS credit
-               FROM gl_entries g
-               WHERE g.tenant_id = $1::text
-                 AND g.currency = p.base_currency
-                 AND g.entry_date <= p.end_date
-               GROUP BY g.account_id
-           ) s
-           JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = s.account_id
-           CROSS JOIN LATERAL (
-               SELECT a.id::text AS "accountId",
-                      a.code AS "accountCode",
-                      a.name AS "accountName",
-                      a.account_type AS "accountType",
-                      s.debit::text AS "debit",
-                      s.credit::text AS "credit",
-                      (s.debit - s.credit)::text AS "balance"
-           ) x
-       ), '[]') AS value
+       b.id AS "accountId",
+       b.code AS "accountCode",
+       b.name AS "accountName",
+       b.account_type AS "accountType",
+       b.debit AS "debit",
+       b.credit AS "credit",
+       b.debit - b.credit AS "balance"
 FROM periods p
+LEFT JOIN LATERAL (
+    SELECT a.id, a.code, a.name, a.account_type, s.debit, s.credit
+    FROM (
+        SELECT g.account_id, sum(g.debit) AS debit, sum(g.credit) AS credit
+        FROM gl_entries g
+        WHERE g.tenant_id = $1::text
+          AND g.currency = p.base_currency
+          AND g.entry_date <= p.end_date
+        GROUP BY g.account_id
+    ) s
+    JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = s.account_id
+) b ON true
+ORDER BY p.start_date, b.code, b.id

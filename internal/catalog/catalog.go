@@ -96,6 +96,10 @@ type Dataset struct {
 	// not as JSON text: each row's value is the JSON object of those columns, encoded by
 	// package pgjson the way JSON.stringify writes the row node-postgres returns.
 	Objects bool
+	// List (with Objects) makes each key's value the JSON array of the objects of its rows:
+	// the query yields the rows of a key one after another, in list order, and a row whose
+	// first value column is NULL stands for a key whose list is empty ([]).
+	List bool
 }
 
 // Catalog is the set of datasets, in phase order.
@@ -126,6 +130,12 @@ func New(datasets []Dataset) (*Catalog, error) {
 		d := &c.datasets[i]
 		if _, err := ParsePhase(string(d.Phase)); err != nil {
 			return nil, fmt.Errorf("catalog: dataset %s: %w", d.Name, err)
+		}
+		if d.List && (!d.Objects || d.Pages.Count > 0) {
+			return nil, fmt.Errorf("catalog: dataset %s: a list needs Objects and has no pages", d.Name)
+		}
+		if d.Pages.Count > 0 && d.Pages.Size <= 0 {
+			return nil, fmt.Errorf("catalog: dataset %s: pages of %d items", d.Name, d.Pages.Size)
 		}
 		if _, dup := c.byName[d.Name]; dup {
 			return nil, fmt.Errorf("catalog: dataset %s listed twice", d.Name)
@@ -174,7 +184,7 @@ func defaultDatasets() []Dataset {
 	return []Dataset{
 		// critical: essential reference data.
 		{Name: "chart_of_accounts", Phase: PhaseCritical, TTL: cache.TTLStatic,
-			Keys: []string{"finance:coa:{t}"}, Tables: []string{"chart_of_accounts"}},
+			Keys: []string{"finance:coa:{t}"}, Tables: []string{"chart_of_accounts"}, Objects: true, List: true},
 		{Name: "financial_periods", Phase: PhaseCritical, TTL: cache.TTLStatic,
 			Keys: []string{"finance:periods:{t}:window:current"}, Tables: []string{"financial_periods"}},
 		{Name: "current_period", Phase: PhaseCritical, TTL: cache.TTLStatic,
@@ -209,10 +219,10 @@ func defaultDatasets() []Dataset {
 		// medium: aggregated and computed data.
 		{Name: "trial_balance", Phase: PhaseMedium, TTL: cache.TTLAggregate,
 			Keys:   []string{"finance:trial_balance:{t}:year:{Y}:month:{M}:currency:{C}"},
-			Tables: []string{"tenants", "financial_periods", "gl_entries", "chart_of_accounts"}},
+			Tables: []string{"tenants", "financial_periods", "gl_entries", "chart_of_accounts"}, Objects: true, List: true},
 		{Name: "gl_balances", Phase: PhaseMedium, TTL: cache.TTLAggregate,
 			Keys:   []string{"finance:gl_balances:{t}:year:{Y}:month:{M}"},
-			Tables: []string{"financial_periods", "gl_entries", "chart_of_accounts"}},
+			Tables: []string{"financial_periods", "gl_entries", "chart_of_accounts"}, Objects: true, List: true},
 		{Name: "bin_utilization", Phase: PhaseMedium, TTL: cache.TTLAggregate,
 			Keys: []string{"wms:bin_utilization:{t}:facilityId:{f}"}, Tables: []string{"facilities", "bins"}},
 		{Name: "equipment_health", Phase: PhaseMedium, TTL: cache.TTLAggregate,

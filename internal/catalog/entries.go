@@ -32,45 +32,102 @@ func (p Pages) Suffix(n int) string {
 // EmitFunc receives one key's parts and value. value is only valid during the call.
 type EmitFunc func(prefix, suffix string, value []byte) error
 
-// Assembler turns the rows of a dataset's query into its entries: every row as it is, and the
-// pages of [Dataset.Pages] built from them. It holds at most one page in memory. The zero
+// Assembler turns the rows of a dataset's query into its entries: every row with a value as
+// it is, or, for a [Dataset.List], the list of each key's rows; and the pages of
+// [Dataset.Pages] built from them. It holds at most one page or one list in memory. The zero
 // value is not usable: see [Dataset.Assemble].
 type Assembler struct {
 	pages Pages
+	list  bool
 	emit  EmitFunc
 	buf   []byte
-	items int // items in the page being built
+	items int // items in the page or list being built
 	done  int // pages emitted
+
+	// The key of the list being built, if any.
+	listPrefix, listSuffix string
+	listOpen               bool
 }
 
 // Assemble returns an Assembler that passes d's entries to emit.
 func (d Dataset) Assemble(emit EmitFunc) *Assembler {
-	return &Assembler{pages: d.Pages, emit: emit}
+	return &Assembler{pages: d.Pages, list: d.List, emit: emit}
 }
 
-// Add passes on one row of the query and adds its value to the page being built.
+// Add takes one row of the query, as a [Decoder] reads it. A row without a prefix (no row at
+// all) is skipped. Otherwise a nil value means nothing to cache for the key, or, in a list,
+// a key with no item (its value is []).
 func (a *Assembler) Add(prefix, suffix string, value []byte) error {
+	switch {
+	case prefix == "":
+		return nil
+	case a.list:
+		return a.addToList(prefix, suffix, value)
+	case value == nil:
+		return nil
+	}
 	if err := a.emit(prefix, suffix, value); err != nil {
 		return err
 	}
 	if a.done >= a.pages.Count {
 		return nil
 	}
+	a.appendItem(value)
+	if a.items == a.pages.Size {
+		return a.emitPage()
+	}
+	return nil
+}
+
+// appendItem adds value to the page or list in a.buf.
+func (a *Assembler) appendItem(value []byte) {
 	if a.items == 0 {
 		a.buf = append(a.buf[:0], '[')
 	} else {
 		a.buf = append(a.buf, ',')
 	}
 	a.buf = append(a.buf, value...)
-	if a.items++; a.items == a.pages.Size {
-		return a.emitPage()
+	a.items++
+}
+
+func (a *Assembler) addToList(prefix, suffix string, value []byte) error {
+	if a.listOpen && (prefix != a.listPrefix || suffix != a.listSuffix) {
+		if err := a.emitList(); err != nil {
+			return err
+		}
+	}
+	if !a.listOpen {
+		a.listPrefix, a.listSuffix, a.listOpen = prefix, suffix, true
+	}
+	if value != nil {
+		a.appendItem(value)
 	}
 	return nil
 }
 
-// Close emits the page being built and the empty pages after it. Call it once, after the
-// last row.
+func (a *Assembler) emitList() error {
+	a.listOpen = false
+	return a.emitBuf(a.listPrefix, a.listSuffix)
+}
+
+// emitBuf closes the list or page in a.buf ("[]" if it has no item) and emits it.
+func (a *Assembler) emitBuf(prefix, suffix string) error {
+	if a.items == 0 {
+		a.buf = append(a.buf[:0], '[')
+	}
+	a.buf = append(a.buf, ']')
+	a.items = 0
+	return a.emit(prefix, suffix, a.buf)
+}
+
+// Close emits the list or page being built and the empty pages after it. Call it once,
+// after the last row.
 func (a *Assembler) Close() error {
+	if a.listOpen {
+		if err := a.emitList(); err != nil {
+			return err
+		}
+	}
 	for a.done < a.pages.Count {
 		if err := a.emitPage(); err != nil {
 			return err
@@ -80,13 +137,8 @@ func (a *Assembler) Close() error {
 }
 
 func (a *Assembler) emitPage() error {
-	if a.items == 0 {
-		a.buf = append(a.buf[:0], '[')
-	}
-	a.buf = append(a.buf, ']')
 	a.done++
-	a.items = 0
-	return a.emit(a.pages.Prefix, a.pages.Suffix(a.done), a.buf)
+	return a.emitBuf(a.pages.Prefix, a.pages.Suffix(a.done))
 }
 
 // Querier is what [Dataset.Entries] needs to run a query (a *pgxpool.Pool, a pgx.Tx).
@@ -114,9 +166,11 @@ type Decoder struct {
 // suffix and the value (0 for the query itself; the warmer reads the data version first, so 1).
 func (d Dataset) Decoder(off int) *Decoder { return &Decoder{d: d, off: off} }
 
-// Row returns the key parts and value of rows' current row. A nil value means nothing to
-// cache: a NULL value, or no row at all (a NULL prefix). value is only valid until the next
-// call. The first call checks the result's columns.
+// Row returns the key parts and value of rows' current row, for [Assembler.Add]: an empty
+// prefix for no row at all (the warmer's statement yields one with NULLs when the query
+// yields none), a nil value for a NULL value, or, in a list, for a row whose first value
+// column is NULL (the key's list is empty). value is only valid until the next call. The
+// first call checks the result's columns.
 func (dec *Decoder) Row(rows pgx.Rows) (prefix, suffix string, value []byte, err error) {
 	if !dec.ready {
 		if err := dec.init(rows); err != nil {
@@ -128,8 +182,11 @@ func (dec *Decoder) Row(rows pgx.Rows) (prefix, suffix string, value []byte, err
 		return "", "", nil, nil
 	}
 	prefix, suffix = string(raw[0]), string(raw[1])
-	if dec.enc == nil {
+	switch {
+	case dec.enc == nil:
 		return prefix, suffix, raw[2], nil
+	case dec.d.List && raw[2] == nil: // a key whose list is empty
+		return prefix, suffix, nil, nil
 	}
 	dec.buf, err = dec.enc.Append(dec.buf[:0], raw[2:])
 	return prefix, suffix, dec.buf, err
@@ -157,8 +214,8 @@ func (dec *Decoder) init(rows pgx.Rows) error {
 	return nil
 }
 
-// Entries runs d's query for tenant through q and returns every entry it yields, pages
-// included, in order; rows without a value (nothing to cache) are left out. It holds the
+// Entries runs d's query for tenant through q and returns every entry it yields, lists and
+// pages included, in order; rows without a value (nothing to cache) are left out. It holds the
 // dataset in memory: the warmer streams instead, this is for verification and comparison.
 func (d Dataset) Entries(ctx context.Context, q Querier, tenant string) ([]Entry, error) {
 	rows, err := q.Query(ctx, d.SQL, tenant)
@@ -177,9 +234,7 @@ func (d Dataset) Entries(ctx context.Context, q Querier, tenant string) ([]Entry
 		if err != nil {
 			return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
 		}
-		if value != nil {
-			_ = asm.Add(prefix, suffix, value)
-		}
+		_ = asm.Add(prefix, suffix, value)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)

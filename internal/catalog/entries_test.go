@@ -57,6 +57,34 @@ func TestAssemblerBuildsPagesFromItems(t *testing.T) {
 		require.Equal(t, []string{"a|b|[]"}, got)
 	})
 
+	t.Run("lists gather each key's rows", func(t *testing.T) {
+		t.Parallel()
+		var got []string
+		asm := catalog.Dataset{Objects: true, List: true}.Assemble(func(prefix, suffix string, value []byte) error {
+			got = append(got, prefix+"|"+suffix+"|"+string(value))
+			return nil
+		})
+		for _, r := range []struct{ prefix, suffix, value string }{
+			{"x:list", "f:1", "1"}, {"x:list", "f:1", "2"}, {"x:list", "f:2", ""}, {"x:list", "f:3", "3"}, {"", "", ""},
+		} {
+			var v []byte
+			if r.value != "" {
+				v = []byte(r.value)
+			}
+			require.NoError(t, asm.Add(r.prefix, r.suffix, v))
+		}
+		require.NoError(t, asm.Close())
+		require.Equal(t, []string{"x:list|f:1|[1,2]", "x:list|f:2|[]", "x:list|f:3|[3]"}, got)
+	})
+
+	t.Run("a list needs objects and no pages", func(t *testing.T) {
+		t.Parallel()
+		_, err := catalog.New([]catalog.Dataset{{Name: "l", Phase: catalog.PhaseHigh, List: true}})
+		require.ErrorContains(t, err, "a list needs Objects")
+		_, err = catalog.New([]catalog.Dataset{{Name: "p", Phase: catalog.PhaseHigh, Pages: catalog.Pages{Count: 2}}})
+		require.ErrorContains(t, err, "pages of 0 items")
+	})
+
 	t.Run("an emit error stops the assembly", func(t *testing.T) {
 		t.Parallel()
 		boom := errors.New("boom")

@@ -166,9 +166,6 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 		} else {
 			queryTime += time.Since(readStart)
 		}
-		if value == nil { // no value (for example no open period): nothing to cache
-			continue
-		}
 		if err := asm.Add(prefix, suffix, value); err != nil {
 			return err
 		}
