@@ -176,9 +176,26 @@ func encTimestamp(e *Encoder, dst, src []byte, c *column) ([]byte, error) {
 			return dst, err
 		}
 	}
+	return appendISO(dst, t.UTC()), nil
+}
+
+// appendISO appends t (in UTC) as Date.prototype.toJSON writes it, in quotes:
+// "2025-01-02T03:04:05.678Z". It is time.Time.AppendFormat unrolled for the hot path.
+func appendISO(dst []byte, t time.Time) []byte {
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		dst = append(dst, '"')
+		dst = t.AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+		return append(dst, '"')
+	}
+	h, mi, sec := t.Clock()
+	ms := t.Nanosecond() / int(time.Millisecond)
 	dst = append(dst, '"')
-	dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
-	return append(dst, '"'), nil
+	dst = append4(dst, y)
+	dst = append(dst, '-', byte('0'+mo/10), byte('0'+mo%10), '-', byte('0'+d/10), byte('0'+d%10),
+		'T', byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+sec/10), byte('0'+sec%10),
+		'.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z', '"')
+	return dst
 }
 
 func encDate(e *Encoder, dst, src []byte, c *column) ([]byte, error) {

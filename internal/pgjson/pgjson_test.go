@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -141,4 +142,16 @@ func BenchmarkEncoder(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(all)), "ns/row")
+}
+
+func TestAppendISOMatchesAppendFormat(t *testing.T) {
+	t.Parallel()
+	for _, ts := range []time.Time{
+		time.Date(2025, 1, 2, 3, 4, 5, 678_999_999, time.UTC), time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999_000_000, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2000, 2, 29, 12, 30, 0, 1_000_000, time.UTC),
+	} {
+		want := `"` + ts.Format("2006-01-02T15:04:05.000Z") + `"`
+		require.Equal(t, want, string(pgjson.AppendISO(nil, ts)), ts.String())
+	}
 }

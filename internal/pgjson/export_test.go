@@ -1,0 +1,4 @@
+package pgjson
+
+// AppendISO exposes appendISO to the tests.
+var AppendISO = appendISO
