@@ -109,6 +109,21 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer pool.Close()
+	// One run per database at a time: a run clears the job and workflow tables, which would
+	// leave another run waiting forever and its worker taking this run's jobs.
+	lock, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	var locked bool
+	if err := lock.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('cachewarm-bench'))`).Scan(&locked); err != nil {
+		return err
+	}
+	if !locked {
+		return fmt.Errorf("another cachewarm-bench is running on database %s", o.Database)
+	}
+	defer func() { _, _ = lock.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('cachewarm-bench'))`) }()
 	rdb, err := newRedis(o.redisURL)
 	if err != nil {
 		return err
@@ -139,7 +154,7 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
 		return fmt.Errorf("vacuum: %w", err)
 	}
-	if err := rdb.FlushDBAsync(ctx).Err(); err != nil {
+	if err := flushAndWait(ctx, rdb); err != nil {
 		return fmt.Errorf("empty the benchmark's redis db %d: %w", o.RedisDB, err)
 	}
 
