@@ -123,7 +123,9 @@ func Run(ctx context.Context, o Options) error {
 	if !locked {
 		return fmt.Errorf("another cachewarm-bench is running on database %s", o.Database)
 	}
-	defer func() { _, _ = lock.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('cachewarm-bench'))`) }()
+	defer func() {
+		_, _ = lock.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('cachewarm-bench'))`)
+	}()
 	rdb, err := newRedis(o.redisURL)
 	if err != nil {
 		return err
