@@ -44,18 +44,30 @@ return redis.call('DEL', KEYS[1])
 `)
 
 // Prune deletes the keys recorded for tenant t's dataset (see [IndexKey]) that a complete warm
-// of the dataset at version did not write, as reported by written: their source rows were
-// deleted, or no longer qualify (a period closed, a vendor beyond the first 500). Keys written
-// by a newer warm are left alone, and version is recorded (with ttl) so an older warm still
-// in flight cannot bring them back. It returns how many keys it deleted. Call it only after a
-// warm that read the whole dataset and wrote all of it.
+// of the dataset at version did not write, as reported by written (every key the warm's
+// batch added): their source rows were deleted, or no longer qualify (a period closed, a
+// vendor beyond the first 500). Keys written by a newer warm are left alone, and version is
+// recorded (with ttl) so an older warm still in flight cannot bring them back. It returns how
+// many keys it deleted. Call it only after a warm that read the whole dataset and wrote all
+// of it, so that the index holds every key of written.
+//
+// The index then holds nothing stale exactly when it holds no more members than written has,
+// which one SCARD tells; only otherwise does Prune read the index back. In a steady state
+// (rows updated, none deleted) a warm pays one round trip for its prune.
 //
 // On a cluster with plain keys, pruned keys stay members of the index set (the set lives in
 // another slot, and removing them apart from the delete could race with a newer warm adding
 // them back): invalidation deletes them again, harmlessly, and the set expires with the
 // dataset.
-func (w *Writer) Prune(ctx context.Context, t Tenant, dataset string, version int64, ttl time.Duration, written func(key string) bool) (int, error) {
+func (w *Writer) Prune(ctx context.Context, t Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool) (int, error) {
 	idx := IndexKey(t, dataset)
+	members, err := w.rdb.SCard(ctx, idx).Result()
+	if err != nil {
+		return 0, fmt.Errorf("prune %s/%s: %w", t, dataset, err)
+	}
+	if members <= int64(len(written)) {
+		return 0, nil
+	}
 	var stale []string
 	var cursor uint64
 	for {
@@ -64,7 +76,7 @@ func (w *Writer) Prune(ctx context.Context, t Tenant, dataset string, version in
 			return 0, fmt.Errorf("prune %s/%s: %w", t, dataset, err)
 		}
 		for _, k := range members {
-			if !written(k) {
+			if !written[k] {
 				stale = append(stale, k)
 			}
 		}

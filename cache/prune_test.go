@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"crypto/rand"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,8 +28,12 @@ func writeVendors(t *testing.T, w *Writer, keys Keys, tn Tenant, version int64, 
 	return out
 }
 
-func only(keys ...string) func(string) bool {
-	return func(k string) bool { return slices.Contains(keys, k) }
+func only(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
 }
 
 func TestPrune(t *testing.T) {
