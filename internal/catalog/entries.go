@@ -196,7 +196,7 @@ func (dec *Decoder) init(rows pgx.Rows) error {
 	fields := rows.FieldDescriptions()[dec.off:]
 	switch {
 	case dec.d.Objects && len(fields) < 3:
-		return fmt.Errorf("dataset %s: the query yields %d columns, want prefix, suffix and the value's", dec.d.Name, len(fields))
+		return fmt.Errorf("dataset %s: the query yields %d columns, want prefix, suffix and the value's columns", dec.d.Name, len(fields))
 	case dec.d.Objects:
 		var tm *pgtype.Map
 		if c := rows.Conn(); c != nil {
