@@ -60,6 +60,12 @@ func hasHashTag(key string) bool {
 // PageSize is the page size of the paged list keys (…:page:{n}:limit:100).
 const PageSize = 100
 
+// PageSuffix returns the segments after the tenant id of page n (from 1) of a paged list
+// key: "page:{n}:limit:{limit}".
+func PageSuffix(n, limit int) string {
+	return "page:" + strconv.Itoa(n) + ":limit:" + strconv.Itoa(limit)
+}
+
 // Key builders for every SPEC §3 pattern. Each takes a validated [Tenant]. Numbers are written
 // in decimal as JavaScript template strings write them. String segments (facility, user and
 // currency ids, statuses) are passed through [EscapeSegment]: a value made only of
@@ -159,7 +165,7 @@ func (k Keys) InventorySummary(t Tenant, facilityID string) string {
 }
 
 func (k Keys) page(prefix string, t Tenant, page int) string {
-	return k.Join(prefix, t, "page:"+strconv.Itoa(page)+":limit:"+strconv.Itoa(PageSize))
+	return k.Join(prefix, t, PageSuffix(page, PageSize))
 }
 
 func (k Keys) id(prefix string, t Tenant, name string, id int64) string {

@@ -228,9 +228,7 @@ func changeToFreshDuringWarm(ctx context.Context, pool *pgxpool.Pool, rdb *redis
 			return out, 0, err
 		}
 		out = append(out, d)
-		// The phases' wall times come from the database's timestamps, so polling often
-		// buys no precision; it would only take CPU from the warm being measured.
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	wg.Wait()
 	return out, warm.Wall, warmErr

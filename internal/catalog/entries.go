@@ -3,11 +3,11 @@ package catalog
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/pgjson"
 )
 
@@ -15,8 +15,8 @@ import (
 // Count x Size items, in the order the query returns them, as Count pages of Size items keyed
 // "{Prefix}:{t}:page:{n}:limit:{Size}" (n = 1..Count). A page past the items is "[]".
 //
-// Postgres builds each item's JSON once; the pages are assembled from the same bytes as they
-// stream by, so the database neither aggregates nor sends every item twice.
+// Each item's JSON is built once; the pages are assembled from the same bytes as they stream
+// by, so the database neither aggregates nor sends every item twice.
 type Pages struct {
 	// Prefix is the pages' "{module}:{entity}", for example "sales:vendors".
 	Prefix string
@@ -25,9 +25,7 @@ type Pages struct {
 }
 
 // Suffix returns the key segments after the tenant id of page n (1-based).
-func (p Pages) Suffix(n int) string {
-	return "page:" + strconv.Itoa(n) + ":limit:" + strconv.Itoa(p.Size)
-}
+func (p Pages) Suffix(n int) string { return cache.PageSuffix(n, p.Size) }
 
 // EmitFunc receives one key's parts and value. value is only valid during the call.
 type EmitFunc func(prefix, suffix string, value []byte) error
