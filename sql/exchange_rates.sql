@@ -1,14 +1,20 @@
 -- exchange_rates: finance:xrate:{t}:from:{FROM}:to:{TO}:date:latest -> for each currency pair of
 -- the tenant, its latest rate dated today (UTC) or earlier, as an object.
+-- Each pair's latest rate is one index probe (tenant, from, to, date descending) rather than a
+-- sort of the tenant's whole rate history.
 SELECT 'finance:xrate' AS prefix,
        'from:' || r.from_currency || ':to:' || r.to_currency || ':date:latest' AS suffix,
        row_to_json(x)::text AS value
-FROM (
-    SELECT DISTINCT ON (e.from_currency, e.to_currency) e.*
+FROM (SELECT DISTINCT e.from_currency, e.to_currency FROM exchange_rates e WHERE e.tenant_id = $1::text) pair
+CROSS JOIN LATERAL (
+    SELECT e.*
     FROM exchange_rates e
     WHERE e.tenant_id = $1::text
+      AND e.from_currency = pair.from_currency
+      AND e.to_currency = pair.to_currency
       AND e.rate_date <= (now() AT TIME ZONE 'UTC')::date
-    ORDER BY e.from_currency, e.to_currency, e.rate_date DESC, e.id DESC
+    ORDER BY e.rate_date DESC, e.id DESC
+    LIMIT 1
 ) r
 CROSS JOIN LATERAL (
     SELECT r.id::text AS "id",
@@ -20,3 +26,4 @@ CROSS JOIN LATERAL (
            r.source AS "source",
            to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
 ) x
+ORDER BY r.from_currency, r.to_currency
