@@ -31,7 +31,7 @@ ORDER BY r.tenant_id`
 
 	markRunningSQL = `
 UPDATE cachewarm.workflow_runs SET state = 'running', started_at = coalesce(started_at, now())
-WHERE id = $1 AND state IN ('queued', 'running')`
+WHERE id = $1 AND state = 'queued'`
 
 	recordPhaseSQL = `
 WITH phase AS (

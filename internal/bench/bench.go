@@ -221,6 +221,8 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(tw, "CPU during the warm\tpostgres %.1f s, redis %.1f s, workers %.1f s (%.0f%% of %d cores x wall)\n",
 		cpu.Postgres.Seconds(), cpu.Redis.Seconds(), cpu.Workers.Seconds(),
 		100*(cpu.Postgres+cpu.Redis+cpu.Workers).Seconds()/(wr.Wall.Seconds()*float64(runtime.NumCPU())), runtime.NumCPU())
+	fmt.Fprintf(tw, "CPU stolen by the hypervisor\t%.0f%% of the machine's CPU time during the warm (other guests on the host; times vary with it)\n",
+		100*cpu.stealShare())
 	fmt.Fprintf(tw, "change-to-fresh, idle\tp50 %s  p95 %s  p99 %s  (n=%d)\n", ms(idle.p(50)), ms(idle.p(95)), ms(idle.p(99)), len(idle))
 	fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.p(50)), ms(busy.p(95)), ms(busy.p(99)), len(busy), busyWarm.Round(time.Millisecond))
 	if !o.SkipRaw {
