@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/cachewarm
 TENANTS ?= 50
 
-.PHONY: help build services demo test node lint bench microbench scaling fuzz clean
+.PHONY: help build services demo test node lint bench microbench scaling curve fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ bench: services build ## end-to-end benchmark: full warm of $(BENCH_TENANTS) ten
 SCALING_TENANTS ?= 1000
 scaling: services ## worker-count curve: warm $(SCALING_TENANTS) tenants with 1-3 worker processes, single Redis vs cluster
 	TENANTS=$(SCALING_TENANTS) RUNS=$${RUNS:-2} scripts/scaling.sh
+
+CURVE_COUNTS ?= 10 100 1000
+curve: services build ## tenant-count curve: full warm of $(CURVE_COUNTS) tenants, one table row each
+	COUNTS="$(CURVE_COUNTS)" RUNS=$${RUNS:-1} scripts/tenants.sh
 
 microbench: ## go test micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem ./cache/ ./internal/warm/ ./internal/pgjson/ ./internal/catalog/

@@ -70,7 +70,7 @@ func Main(ctx context.Context, args []string, lookup func(string) (string, bool)
 	fs.IntVar(&o.RawRedisDB, "raw-redis-db", 14, "the Redis DB the raw-bound and naive writes go to (emptied first; may be --redis-db, which is read before)")
 	fs.IntVar(&o.Workers, "workers", 1, "worker processes")
 	fs.StringVar(&o.Bin, "bin", "bin/cachewarm", "the cachewarm binary")
-	fs.IntVar(&o.Changes, "changes", 200, "single-row updates for the change-to-fresh latency")
+	fs.IntVar(&o.Changes, "changes", 200, "single-row updates for the change-to-fresh latency (0 skips it, and the second warm it makes)")
 	fs.IntVar(&o.NaiveTenants, "naive-tenants", 10, "tenants the naive warmer writes (its rate is applied to all keys)")
 	fs.BoolVar(&o.SkipRaw, "skip-raw", false, "skip the raw-bound and naive references")
 	if err := fs.Parse(args); err != nil {
@@ -182,15 +182,16 @@ func Run(ctx context.Context, o Options) error {
 		datasetWork += p.metricSum("cachewarm_dataset_duration_seconds_sum")
 	}
 
-	fmt.Fprintf(out, "change-to-fresh over %d single-row updates ...\n", o.Changes)
-	idle, err := changeToFresh(ctx, pool, rdb, o.Tenants, o.Changes)
-	if err != nil {
-		return err
-	}
-	busyN := max(o.Changes/4, 20)
-	busy, busyWarm, err := changeToFreshDuringWarm(ctx, pool, rdb, o, busyN)
-	if err != nil {
-		return err
+	var idle, busy latencies
+	var busyWarm time.Duration
+	if o.Changes > 0 { // zero skips both change-to-fresh measurements (and the second warm)
+		fmt.Fprintf(out, "change-to-fresh over %d single-row updates ...\n", o.Changes)
+		if idle, err = changeToFresh(ctx, pool, rdb, o.Tenants, o.Changes); err != nil {
+			return err
+		}
+		if busy, busyWarm, err = changeToFreshDuringWarm(ctx, pool, rdb, o, max(o.Changes/4, 20)); err != nil {
+			return err
+		}
 	}
 
 	var raw, naive refResult
@@ -223,8 +224,10 @@ func Run(ctx context.Context, o Options) error {
 		100*(cpu.Postgres+cpu.Redis+cpu.Workers).Seconds()/(wr.Wall.Seconds()*float64(runtime.NumCPU())), runtime.NumCPU())
 	fmt.Fprintf(tw, "CPU stolen by the hypervisor\t%.0f%% of the machine's CPU time during the warm (other guests on the host; times vary with it)\n",
 		100*cpu.stealShare())
-	fmt.Fprintf(tw, "change-to-fresh, idle\tp50 %s  p95 %s  p99 %s  (n=%d)\n", ms(idle.p(50)), ms(idle.p(95)), ms(idle.p(99)), len(idle))
-	fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.p(50)), ms(busy.p(95)), ms(busy.p(99)), len(busy), busyWarm.Round(time.Millisecond))
+	if o.Changes > 0 {
+		fmt.Fprintf(tw, "change-to-fresh, idle\tp50 %s  p95 %s  p99 %s  (n=%d)\n", ms(idle.p(50)), ms(idle.p(95)), ms(idle.p(99)), len(idle))
+		fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.p(50)), ms(busy.p(95)), ms(busy.p(99)), len(busy), busyWarm.Round(time.Millisecond))
+	}
 	if !o.SkipRaw {
 		fmt.Fprintf(tw, "raw bound\t%d keys, %s in %s (%.0f keys/s): warm / raw = %.2fx\n", raw.Keys, human(raw.Bytes), raw.Time.Round(time.Millisecond), raw.rate(), wr.Wall.Seconds()/raw.Time.Seconds())
 		naiveAll := time.Duration(float64(wr.Keys) / naive.rate() * float64(time.Second))
