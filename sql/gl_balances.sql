@@ -3,8 +3,6 @@
 -- opening balance (entries before the period), the period's debits and credits, and the closing
 -- balance, ordered by account code then currency. No period, no key.
 -- A list of typed rows (catalog.List): a period without entries gets one row of NULLs, and so [].
--- The entries are filtered by date inside the aggregates (and HAVING), not in WHERE: PostgreSQL
--- then estimates the tenant's whole row count and hashes the groups instead of sorting them.
 WITH cur AS (
     SELECT p.fiscal_year, p.period_number, p.start_date, p.end_date
     FROM financial_periods p
@@ -32,12 +30,12 @@ LEFT JOIN LATERAL (
         SELECT g.account_id,
                g.currency,
                coalesce(sum(g.debit - g.credit) FILTER (WHERE g.entry_date < cur.start_date), 0.00) AS opening,
-               coalesce(sum(g.debit) FILTER (WHERE g.entry_date >= cur.start_date AND g.entry_date <= cur.end_date), 0.00) AS debit,
-               coalesce(sum(g.credit) FILTER (WHERE g.entry_date >= cur.start_date AND g.entry_date <= cur.end_date), 0.00) AS credit
+               coalesce(sum(g.debit) FILTER (WHERE g.entry_date >= cur.start_date), 0.00) AS debit,
+               coalesce(sum(g.credit) FILTER (WHERE g.entry_date >= cur.start_date), 0.00) AS credit
         FROM gl_entries g
         WHERE g.tenant_id = $1::text
+          AND g.entry_date <= cur.end_date
         GROUP BY g.account_id, g.currency
-        HAVING count(*) FILTER (WHERE g.entry_date <= cur.end_date) > 0
     ) s
     JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = s.account_id
 ) b ON true
