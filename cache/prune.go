@@ -53,17 +53,31 @@ return redis.call('DEL', KEYS[1])
 //
 // The index then holds nothing stale exactly when it holds no more members than written has,
 // which one SCARD tells; only otherwise does Prune read the index back. In a steady state
-// (rows updated, none deleted) a warm pays one round trip for its prune.
+// (rows updated, none deleted) a warm pays one round trip for its prune, and none through
+// [Batch.Prune], which has the SCARD from its last write.
 //
 // On a cluster with plain keys, pruned keys stay members of the index set (the set lives in
 // another slot, and removing them apart from the delete could race with a newer warm adding
 // them back): invalidation deletes them again, harmlessly, and the set expires with the
 // dataset.
 func (w *Writer) Prune(ctx context.Context, t Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool) (int, error) {
+	return w.prune(ctx, t, dataset, version, ttl, written, -1)
+}
+
+// Prune is [Writer.Prune] for the keys this batch wrote (call it after Flush). It skips the
+// SCARD when the batch's last write already read the index's size.
+func (b *Batch) Prune(ctx context.Context, written map[string]bool) (int, error) {
+	return b.w.prune(ctx, b.tenant, b.dataset, b.versionNum, b.ttl, written, b.indexSize)
+}
+
+// prune is Prune given the index's size, or -1 to read it.
+func (w *Writer) prune(ctx context.Context, t Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool, members int64) (int, error) {
 	idx := IndexKey(t, dataset)
-	members, err := w.rdb.SCard(ctx, idx).Result()
-	if err != nil {
-		return 0, fmt.Errorf("prune %s/%s: %w", t, dataset, err)
+	if members < 0 {
+		var err error
+		if members, err = w.rdb.SCard(ctx, idx).Result(); err != nil {
+			return 0, fmt.Errorf("prune %s/%s: %w", t, dataset, err)
+		}
 	}
 	if members <= int64(len(written)) {
 		return 0, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +88,68 @@ func TestPrune(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 590, n)
 	require.EqualValues(t, 10, rdb.SCard(ctx, IndexKey(tn, "vendors")).Val())
+}
+
+// TestBatchPrune prunes with the index size the batch's last write read: stale keys go, and a
+// warm that wrote every key prunes without asking Redis anything.
+func TestBatchPrune(t *testing.T) {
+	t.Parallel()
+	rdb, _ := testenv.NewRedis(t)
+	ctx := context.Background()
+	w := NewWriter(rdb, FormatJSON, Keys{})
+	tn := MustTenant("t1")
+	ks := writeVendors(t, w, Keys{}, tn, 10, 1, 2, 3)
+
+	write := func(version int64, keys ...string) *Batch {
+		b := w.NewBatch(tn, "vendors", version, time.Minute)
+		for _, k := range keys {
+			require.NoError(t, b.Add(ctx, k, []byte(`{}`)))
+		}
+		require.NoError(t, b.Flush(ctx))
+		return b
+	}
+	// Vendor 3 was deleted.
+	b := write(11, ks[0], ks[1])
+	require.EqualValues(t, 3, b.indexSize, "the write read the index's size")
+	n, err := b.Prune(ctx, only(ks[0], ks[1]))
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Zero(t, rdb.Exists(ctx, ks[2]).Val())
+
+	// Nothing stale: no command reaches Redis.
+	b = write(12, ks[0], ks[1])
+	var sent countHook
+	rdb.AddHook(&sent)
+	n, err = b.Prune(ctx, only(ks[0], ks[1]))
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.Zero(t, sent.n.Load(), "commands sent by a prune with nothing stale")
+
+	// A batch that wrote nothing still prunes, asking the index's size itself.
+	b = write(13)
+	n, err = b.Prune(ctx, only())
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Zero(t, rdb.Exists(ctx, ks[0], ks[1]).Val())
+}
+
+// countHook counts the commands a client sends.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
 }
 
 func TestPruneCluster(t *testing.T) {

@@ -129,6 +129,9 @@ func (w *Writer) putChunk(c *chunk) {
 // (at most one write in flight), so reading the data and writing Redis overlap.
 type Batch struct {
 	w          *Writer
+	tenant     Tenant
+	dataset    string
+	versionNum int64
 	version    string
 	ttl        time.Duration
 	ttlMS      string
@@ -138,17 +141,25 @@ type Batch struct {
 	cur      *chunk
 	inflight chan chunkResult
 	stats    WriteStats
+	// indexSize is the index set's cardinality read by the last write (in its pipeline, after
+	// its SADD), or -1 before any write.
+	indexSize int64
 }
 
 type chunkResult struct {
-	stats WriteStats
-	err   error
+	stats     WriteStats
+	indexSize int64
+	err       error
 }
 
 // NewBatch starts a batch of tenant t's dataset, read from data at version, stored with ttl.
 func (w *Writer) NewBatch(t Tenant, dataset string, version int64, ttl time.Duration) *Batch {
 	return &Batch{
 		w:          w,
+		tenant:     t,
+		dataset:    dataset,
+		versionNum: version,
+		indexSize:  -1,
 		version:    strconv.FormatInt(version, 10),
 		ttl:        ttl,
 		ttlMS:      strconv.FormatInt(ttl.Milliseconds(), 10),
@@ -196,6 +207,9 @@ func (b *Batch) Wait() error {
 	r := <-b.inflight
 	b.inflight = nil
 	b.stats.Add(r.stats)
+	if r.err == nil {
+		b.indexSize = r.indexSize
+	}
 	return r.err
 }
 
@@ -220,10 +234,10 @@ func (b *Batch) send(ctx context.Context) error {
 }
 
 func (b *Batch) writeChunk(ctx context.Context, c *chunk) chunkResult {
-	written, err := b.write(ctx, c)
+	written, indexSize, err := b.write(ctx, c)
 	if err != nil && isNoScript(err) {
 		if err = b.loadScripts(ctx); err == nil {
-			written, err = b.write(ctx, c)
+			written, indexSize, err = b.write(ctx, c)
 		}
 	}
 	if err != nil {
@@ -233,10 +247,12 @@ func (b *Batch) writeChunk(ctx context.Context, c *chunk) chunkResult {
 	for _, v := range c.values {
 		bytes += int64(len(v.([]byte)))
 	}
-	return chunkResult{stats: WriteStats{Keys: written, Skipped: len(c.keys) - written, Bytes: bytes}}
+	return chunkResult{stats: WriteStats{Keys: written, Skipped: len(c.keys) - written, Bytes: bytes}, indexSize: indexSize}
 }
 
-func (b *Batch) write(ctx context.Context, c *chunk) (int, error) {
+// write writes c in one pipeline and returns how many keys it wrote and the index set's size
+// after it (read in the same pipeline, so that Prune need not ask again).
+func (b *Batch) write(ctx context.Context, c *chunk) (int, int64, error) {
 	pipe := b.w.rdb.Pipeline()
 	var cmds []*redis.Cmd
 	per := b.w.perCall
@@ -264,18 +280,19 @@ func (b *Batch) write(ctx context.Context, c *chunk) (int, error) {
 	}
 	pipe.SAdd(ctx, b.index, members...)
 	pipe.PExpire(ctx, b.index, b.ttl+time.Hour)
+	card := pipe.SCard(ctx, b.index)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	written := 0
 	for _, cmd := range cmds {
 		n, err := cmd.Int()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		written += n
 	}
-	return written, nil
+	return written, card.Val(), nil
 }
 
 func (b *Batch) loadScripts(ctx context.Context) error {

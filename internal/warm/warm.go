@@ -188,7 +188,7 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	}
 	// Keys of rows deleted since the last warm (or no longer selected) would otherwise stay,
 	// stale, until their TTL: remove what this complete read did not write.
-	res.Removed, err = w.writer.Prune(ctx, t, d.Name, res.Version, d.TTL, written)
+	res.Removed, err = batch.Prune(ctx, written)
 	return err
 }
 
