@@ -67,7 +67,7 @@ func (w *Writer) Prune(ctx context.Context, t Tenant, dataset string, version in
 // Prune is [Writer.Prune] for the keys this batch wrote (call it after Flush). It skips the
 // SCARD when the batch's last write already read the index's size.
 func (b *Batch) Prune(ctx context.Context, written map[string]bool) (int, error) {
-	return b.w.prune(ctx, b.tenant, b.dataset, b.versionNum, b.ttl, written, b.indexSize)
+	return b.w.prune(ctx, b.tenant, b.dataset, b.version, b.ttl, written, b.indexSize)
 }
 
 // prune is Prune given the index's size, or -1 to read it.

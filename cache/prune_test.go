@@ -17,6 +17,13 @@ import (
 // writeVendors writes the vendors ids of tn at version through w and returns their keys.
 func writeVendors(t *testing.T, w *Writer, keys Keys, tn Tenant, version int64, ids ...int) []string {
 	t.Helper()
+	_, out := vendorBatch(t, w, keys, tn, version, ids...)
+	return out
+}
+
+// vendorBatch is writeVendors returning the flushed batch too.
+func vendorBatch(t *testing.T, w *Writer, keys Keys, tn Tenant, version int64, ids ...int) (*Batch, []string) {
+	t.Helper()
 	ctx := context.Background()
 	b := w.NewBatch(tn, "vendors", version, time.Minute)
 	var out []string
@@ -26,7 +33,7 @@ func writeVendors(t *testing.T, w *Writer, keys Keys, tn Tenant, version int64, 
 		require.NoError(t, b.Add(ctx, k, []byte(`{"id":"`+strconv.Itoa(id)+`","v":`+strconv.FormatInt(version, 10)+`}`)))
 	}
 	require.NoError(t, b.Flush(ctx))
-	return out
+	return b, out
 }
 
 func only(keys ...string) map[string]bool {
@@ -100,16 +107,8 @@ func TestBatchPrune(t *testing.T) {
 	tn := MustTenant("t1")
 	ks := writeVendors(t, w, Keys{}, tn, 10, 1, 2, 3)
 
-	write := func(version int64, keys ...string) *Batch {
-		b := w.NewBatch(tn, "vendors", version, time.Minute)
-		for _, k := range keys {
-			require.NoError(t, b.Add(ctx, k, []byte(`{}`)))
-		}
-		require.NoError(t, b.Flush(ctx))
-		return b
-	}
 	// Vendor 3 was deleted.
-	b := write(11, ks[0], ks[1])
+	b, _ := vendorBatch(t, w, Keys{}, tn, 11, 1, 2)
 	require.EqualValues(t, 3, b.indexSize, "the write read the index's size")
 	n, err := b.Prune(ctx, only(ks[0], ks[1]))
 	require.NoError(t, err)
@@ -117,7 +116,7 @@ func TestBatchPrune(t *testing.T) {
 	require.Zero(t, rdb.Exists(ctx, ks[2]).Val())
 
 	// Nothing stale: no command reaches Redis.
-	b = write(12, ks[0], ks[1])
+	b, _ = vendorBatch(t, w, Keys{}, tn, 12, 1, 2)
 	var sent countHook
 	rdb.AddHook(&sent)
 	n, err = b.Prune(ctx, only(ks[0], ks[1]))
@@ -126,7 +125,7 @@ func TestBatchPrune(t *testing.T) {
 	require.Zero(t, sent.n.Load(), "commands sent by a prune with nothing stale")
 
 	// A batch that wrote nothing still prunes, asking the index's size itself.
-	b = write(13)
+	b, _ = vendorBatch(t, w, Keys{}, tn, 13)
 	n, err = b.Prune(ctx, only())
 	require.NoError(t, err)
 	require.Equal(t, 2, n)

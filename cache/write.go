@@ -131,8 +131,7 @@ type Batch struct {
 	w          *Writer
 	tenant     Tenant
 	dataset    string
-	versionNum int64
-	version    string
+	version    int64
 	ttl        time.Duration
 	ttlMS      string
 	index      string
@@ -158,9 +157,8 @@ func (w *Writer) NewBatch(t Tenant, dataset string, version int64, ttl time.Dura
 		w:          w,
 		tenant:     t,
 		dataset:    dataset,
-		versionNum: version,
+		version:    version,
 		indexSize:  -1,
-		version:    strconv.FormatInt(version, 10),
 		ttl:        ttl,
 		ttlMS:      strconv.FormatInt(ttl.Milliseconds(), 10),
 		index:      IndexKey(t, dataset),
@@ -256,10 +254,11 @@ func (b *Batch) write(ctx context.Context, c *chunk) (int, int64, error) {
 	pipe := b.w.rdb.Pipeline()
 	var cmds []*redis.Cmd
 	per := b.w.perCall
+	version := strconv.FormatInt(b.version, 10)
 	for i := 0; i < len(c.keys); i += per {
 		end := min(i+per, len(c.keys))
 		args := make([]any, 0, 2+end-i)
-		args = append(args, b.version, b.ttlMS)
+		args = append(args, version, b.ttlMS)
 		args = append(args, c.values[i:end]...)
 		if b.w.perKey {
 			keys := make([]string, 0, 2*(end-i))

@@ -3,15 +3,11 @@ package bench_test
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net/url"
-	"strings"
+	"strconv"
 	"testing"
-	"time"
 
 	"github.com/cachewarm/cachewarm/internal/bench"
 	"github.com/cachewarm/cachewarm/internal/testenv"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,26 +19,14 @@ func TestMain(m *testing.M) { testenv.MainWithBinary(m, func(path string) { bina
 // process, change-to-fresh, the raw bound and the naive warmer, and checks the report.
 func TestSmoke(t *testing.T) {
 	t.Parallel()
-	server := testenv.DatabaseURL(t)
-	_, redisURL := testenv.NewRedis(t)
-	u, err := url.Parse(redisURL)
-	require.NoError(t, err)
-	db := strings.TrimPrefix(u.Path, "/")
-	u.Path = "/0"
-	env := map[string]string{"DATABASE_URL": server, "REDIS_URL": u.String()}
-
-	name := fmt.Sprintf("cwtest_bench_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), server)
-		if err == nil {
-			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			_ = conn.Close(context.Background())
-		}
-	})
+	redisDB, redisURL := testenv.NewRedisDB(t)
+	env := map[string]string{"DATABASE_URL": testenv.DatabaseURL(t), "REDIS_URL": redisURL}
+	name := testenv.DatabaseName(t)
+	db := strconv.Itoa(redisDB)
 	var out, errs bytes.Buffer
 	args := []string{"--tenants", "3", "--database", name, "--redis-db", db, "--raw-redis-db", db,
 		"--bin", binary, "--changes", "4", "--naive-tenants", "1"}
-	err = bench.Main(context.Background(), args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &out, &errs)
+	err := bench.Main(context.Background(), args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &out, &errs)
 	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", out.String(), errs.String())
 
 	report := out.String()

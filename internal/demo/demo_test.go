@@ -3,11 +3,7 @@ package demo_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
-	"net/url"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +11,6 @@ import (
 	"github.com/cachewarm/cachewarm/internal/demo"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/cachewarm/cachewarm/workflows"
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,24 +19,12 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func TestDemoTellsTheWholeStory(t *testing.T) {
 	t.Parallel()
 	server := testenv.DatabaseURL(t)
-	_, redisURL := testenv.NewRedis(t)
-	u, err := url.Parse(redisURL)
-	require.NoError(t, err)
-	redisDB, err := strconv.Atoi(strings.TrimPrefix(u.Path, "/"))
-	require.NoError(t, err)
-	u.Path = "/0"
-	env := map[string]string{"DATABASE_URL": server, "REDIS_URL": u.String()}
+	redisDB, redisURL := testenv.NewRedisDB(t)
+	env := map[string]string{"DATABASE_URL": server, "REDIS_URL": redisURL}
 	cfg, err := config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	require.NoError(t, err)
 
-	name := fmt.Sprintf("cwtest_demo_%d", time.Now().UnixNano())
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), server)
-		if err == nil {
-			_, _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			_ = conn.Close(context.Background())
-		}
-	})
+	name := testenv.DatabaseName(t)
 	var out bytes.Buffer
 	err = demo.Run(context.Background(), demo.Options{
 		Config: cfg, Tenants: 2, Seed: 3, Database: name, RedisDB: redisDB, Out: &out,

@@ -93,7 +93,7 @@ func NewDB(t testing.TB, opts ...DBOption) string {
 		opt(&o)
 	}
 	base := DatabaseURL(t)
-	name := "cwtest_" + randomHex(6)
+	name := DatabaseName(t)
 	ctx := context.Background()
 	if o.template != nil {
 		if err := o.template.create(ctx, base, name); err != nil {
@@ -102,13 +102,23 @@ func NewDB(t testing.TB, opts ...DBOption) string {
 	} else if err := execAdmin(ctx, base, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		t.Fatalf("testenv: create database: %v", err)
 	}
+	return withDatabase(base, name)
+}
+
+// DatabaseName returns a new database name for this test, for code under test that creates
+// the database itself (the demo, the benchmark); whatever it created under that name is
+// dropped at cleanup.
+func DatabaseName(t testing.TB) string {
+	t.Helper()
+	base := DatabaseURL(t)
+	name := "cwtest_" + randomHex(6)
 	t.Cleanup(func() {
 		err := execAdmin(context.Background(), base, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
 		if err != nil {
 			t.Errorf("testenv: drop database %s: %v", name, err)
 		}
 	})
-	return withDatabase(base, name)
+	return name
 }
 
 // NewPool is NewDB returning a connected pool (closed at cleanup) instead of the URL.
@@ -240,6 +250,14 @@ func NewRedis(t testing.TB) (*redis.Client, string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// NewRedisDB is NewRedis for code under test that opens its own connections by DB number:
+// it claims a DB the same way and returns its number and the server's URL (DB 0).
+func NewRedisDB(t testing.TB) (int, string) {
+	t.Helper()
+	rdb, _ := NewRedis(t)
+	return rdb.Options().DB, RedisURL(t)
 }
 
 const (
