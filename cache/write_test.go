@@ -2,8 +2,10 @@ package cache
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,11 +14,29 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// writePaths are the two ways a single-server Writer writes a chunk under the guard: the
+// compare-and-set script (small chunks) and a WATCH/MULTI transaction (large ones). Each
+// forces its path for every chunk.
+var writePaths = map[string]func(*Writer){
+	"script": func(w *Writer) { w.watchMinBytes = math.MaxInt },
+	"watch":  func(w *Writer) { w.watchMinBytes = 0 },
+}
+
 func TestWriterStaleOverwriteGuard(t *testing.T) {
 	t.Parallel()
+	for name, path := range writePaths {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testStaleOverwriteGuard(t, path)
+		})
+	}
+}
+
+func testStaleOverwriteGuard(t *testing.T, path func(*Writer)) {
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
 	w := NewWriter(rdb, FormatJSON, Keys{})
+	path(w)
 	tn := MustTenant("t1")
 
 	write := func(version int64, value string) WriteStats {
@@ -54,22 +74,96 @@ func TestWriterStaleOverwriteGuard(t *testing.T) {
 
 func TestWriterBatchesAndScriptReload(t *testing.T) {
 	t.Parallel()
-	rdb, _ := testenv.NewRedis(t)
-	ctx := context.Background()
-	require.NoError(t, rdb.ScriptFlush(ctx).Err()) // the first flush must load the scripts itself
-	w := NewWriter(rdb, FormatJSON, Keys{})
-	tn := MustTenant("t1")
-	b := w.NewBatch(tn, "vendors", 1, time.Minute)
-	const n = 2500 // more than one pipeline and many script calls
-	for i := range n {
-		require.NoError(t, b.Add(ctx, Keys{}.Join("sales:vendor", tn, "vendorId:"+strconv.Itoa(i)), []byte(`{"id":"`+strconv.Itoa(i)+`"}`)))
+	for name, path := range writePaths {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			rdb, _ := testenv.NewRedis(t)
+			ctx := context.Background()
+			require.NoError(t, rdb.ScriptFlush(ctx).Err()) // the first flush must load the scripts itself
+			w := NewWriter(rdb, FormatJSON, Keys{})
+			path(w)
+			tn := MustTenant("t1")
+			b := w.NewBatch(tn, "vendors", 1, time.Minute)
+			const n = 2500 // more than one pipeline and many script calls
+			for i := range n {
+				require.NoError(t, b.Add(ctx, Keys{}.Join("sales:vendor", tn, "vendorId:"+strconv.Itoa(i)), []byte(`{"id":"`+strconv.Itoa(i)+`"}`)))
+			}
+			require.NoError(t, b.Flush(ctx))
+			require.Equal(t, n, b.Stats().Keys)
+			got, err := rdb.Get(ctx, "sales:vendor:t1:vendorId:2499").Result()
+			require.NoError(t, err)
+			require.Equal(t, `{"id":"2499"}`, got)
+			require.EqualValues(t, n, rdb.SCard(ctx, IndexKey(tn, "vendors")).Val())
+			require.Equal(t, "1", rdb.Get(ctx, DatasetVersionKey(tn, "vendors")).Val())
+			ttl := rdb.PTTL(ctx, DatasetVersionKey(tn, "vendors")).Val()
+			require.InDelta(t, time.Minute.Milliseconds(), ttl.Milliseconds(), 5000, "the version key lives as long as its values")
+		})
 	}
-	require.NoError(t, b.Flush(ctx))
-	require.Equal(t, n, b.Stats().Keys)
-	got, err := rdb.Get(ctx, "sales:vendor:t1:vendorId:2499").Result()
-	require.NoError(t, err)
-	require.Equal(t, `{"id":"2499"}`, got)
-	require.EqualValues(t, n, rdb.SCard(ctx, IndexKey(tn, "vendors")).Val())
+}
+
+// TestWriterWatchRetry changes the version key between a transaction's read of it and its
+// write, as another writer of the same dataset would: the transaction fails and is tried
+// again, and then writes only if the version now stored is not newer than its own.
+func TestWriterWatchRetry(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		other         int64 // the version the other writer stores
+		wantKeys      int
+		wantStored    string
+		wantValue     string
+		wantTxAttempt int64
+	}{
+		{name: "older writer in between", other: 5, wantKeys: 1, wantStored: "10", wantValue: `["v10"]`, wantTxAttempt: 2},
+		{name: "newer writer in between", other: 20, wantKeys: 0, wantStored: "20", wantValue: `["v1"]`, wantTxAttempt: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rdb, _ := testenv.NewRedis(t)
+			ctx := context.Background()
+			tn := MustTenant("t1")
+			verKey := DatasetVersionKey(tn, "chart_of_accounts")
+			require.NoError(t, rdb.Set(ctx, "finance:coa:t1", `["v1"]`, time.Minute).Err())
+			other := redis.NewClient(rdb.Options())
+			t.Cleanup(func() { _ = other.Close() })
+			hook := &beforeMulti{do: func() {
+				require.NoError(t, other.Set(ctx, verKey, tc.other, time.Minute).Err())
+			}}
+			rdb.AddHook(hook)
+			w := NewWriter(rdb, FormatJSON, Keys{})
+			writePaths["watch"](w)
+			b := w.NewBatch(tn, "chart_of_accounts", 10, time.Minute)
+			require.NoError(t, b.Add(ctx, "finance:coa:t1", []byte(`["v10"]`)))
+			require.NoError(t, b.Flush(ctx))
+			require.Equal(t, tc.wantKeys, b.Stats().Keys)
+			require.Equal(t, 1-tc.wantKeys, b.Stats().Skipped)
+			require.Equal(t, tc.wantStored, rdb.Get(ctx, verKey).Val())
+			require.Equal(t, tc.wantValue, rdb.Get(ctx, "finance:coa:t1").Val())
+			require.Equal(t, tc.wantTxAttempt, hook.n.Load(), "transactions sent")
+			require.Equal(t, []string{"finance:coa:t1"}, rdb.SMembers(ctx, IndexKey(tn, "chart_of_accounts")).Val())
+		})
+	}
+}
+
+// beforeMulti runs do once, just before the first MULTI/EXEC pipeline a client sends, and
+// counts those pipelines.
+type beforeMulti struct {
+	do func()
+	n  atomic.Int64
+}
+
+func (h *beforeMulti) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (h *beforeMulti) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (h *beforeMulti) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "multi" {
+			if h.n.Add(1) == 1 {
+				h.do()
+			}
+		}
+		return next(ctx, cmds)
+	}
 }
 
 func TestVersionKeysShareSlots(t *testing.T) {
@@ -124,9 +218,16 @@ func BenchmarkEncodeJSON(b *testing.B) {
 // BenchmarkWriterBatch writes 700-byte values through the versioned, pipelined writer:
 // ns/op is the cost of one key.
 func BenchmarkWriterBatch(b *testing.B) {
+	for _, name := range []string{"script", "watch"} {
+		b.Run(name, func(b *testing.B) { benchmarkWriterBatch(b, writePaths[name]) })
+	}
+}
+
+func benchmarkWriterBatch(b *testing.B, path func(*Writer)) {
 	rdb, _ := testenv.NewRedis(b)
 	ctx := context.Background()
 	w := NewWriter(rdb, FormatJSON, Keys{})
+	path(w)
 	tn := MustTenant("t1")
 	val := []byte(`{"v":"` + strings.Repeat("x", 700) + `"}`)
 	keys := make([]string, 10000)

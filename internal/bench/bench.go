@@ -235,7 +235,7 @@ func Run(ctx context.Context, o Options) error {
 		fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.p(50)), ms(busy.p(95)), ms(busy.p(99)), len(busy), busyWarm.Round(time.Millisecond))
 	}
 	if !o.SkipRaw {
-		fmt.Fprintf(tw, "raw bound\t%d keys, %s in %s (%.0f keys/s): warm / raw = %.2fx\n", raw.Keys, human(raw.Bytes), raw.Time.Round(time.Millisecond), raw.rate(), wr.Wall.Seconds()/raw.Time.Seconds())
+		fmt.Fprintf(tw, "raw bound\t%d keys, %s in %s (%.0f keys/s, redis CPU %.1f s): warm / raw = %.2fx\n", raw.Keys, human(raw.Bytes), raw.Time.Round(time.Millisecond), raw.rate(), raw.RedisCPU.Seconds(), wr.Wall.Seconds()/raw.Time.Seconds())
 		naiveAll := time.Duration(float64(wr.Keys) / naive.rate() * float64(time.Second))
 		fmt.Fprintf(tw, "naive warmer\t%d keys in %s (%.0f keys/s), so %s for all keys: naive / warm = %.1fx\n", naive.Keys, naive.Time.Round(time.Millisecond), naive.rate(), naiveAll.Round(time.Second), naiveAll.Seconds()/wr.Wall.Seconds())
 	}

@@ -48,15 +48,24 @@ func sampleCPU(ctx context.Context, rdb *redis.Client, workers []*process) cpuSa
 			s.Postgres += cpu
 		}
 	}
-	if pid, err := strconv.Atoi(infoField(rdb.Info(ctx, "server").Val(), "process_id")); err == nil {
-		_, s.Redis, _ = procCPU(pid)
-	}
+	s.Redis = redisCPU(ctx, rdb)
 	for _, p := range workers {
 		_, cpu, _ := procCPU(p.cmd.Process.Pid)
 		s.Workers += cpu
 	}
 	s.Steal, s.Total = machineCPU()
 	return s
+}
+
+// redisCPU reads the user+system CPU time of the Redis server rdb talks to, when it runs on
+// this machine (its pid from INFO); zero otherwise.
+func redisCPU(ctx context.Context, rdb *redis.Client) time.Duration {
+	pid, err := strconv.Atoi(infoField(rdb.Info(ctx, "server").Val(), "process_id"))
+	if err != nil {
+		return 0
+	}
+	_, cpu, _ := procCPU(pid)
+	return cpu
 }
 
 // machineCPU reads the steal and total time of all CPUs from /proc/stat's first line

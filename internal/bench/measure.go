@@ -239,6 +239,8 @@ type refResult struct {
 	Keys  int
 	Bytes int64
 	Time  time.Duration
+	// RedisCPU is the Redis server's CPU time during the writes (zero if it is not local).
+	RedisCPU time.Duration
 }
 
 func (r refResult) rate() float64 { return float64(r.Keys) / r.Time.Seconds() }
@@ -300,6 +302,7 @@ func rawBound(ctx context.Context, src *redis.Client, dstURL string) (refResult,
 		bytes += int64(len(e.value))
 	}
 	const writers, per = 4, 1000
+	cpu0 := redisCPU(ctx, dst)
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
@@ -319,12 +322,13 @@ func rawBound(ctx context.Context, src *redis.Client, dstURL string) (refResult,
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	redisTime := redisCPU(ctx, dst) - cpu0
 	close(errs)
 	if err := <-errs; err != nil {
 		return refResult{}, err
 	}
 	_ = dst.FlushDBAsync(ctx).Err()
-	return refResult{Keys: len(all), Bytes: bytes, Time: elapsed}, nil
+	return refResult{Keys: len(all), Bytes: bytes, Time: elapsed, RedisCPU: redisTime}, nil
 }
 
 // naiveWarm warms tenants the way the original service did: tenant after tenant, one query per
