@@ -1,10 +1,18 @@
 -- exchange_rates: finance:xrate:{t}:from:{FROM}:to:{TO}:date:latest -> for each currency pair of
--- the tenant, its latest rate dated today (UTC) or earlier, as an object.
+-- the tenant, its latest rate dated today (UTC) or earlier, as an object (typed columns,
+-- encoded by the warmer: catalog.Objects).
 -- Each pair's latest rate is one index probe (tenant, from, to, date descending) rather than a
 -- sort of the tenant's whole rate history.
 SELECT 'finance:xrate' AS prefix,
        'from:' || r.from_currency || ':to:' || r.to_currency || ':date:latest' AS suffix,
-       row_to_json(x)::text AS value
+       r.id AS "id",
+       r.tenant_id AS "tenantId",
+       r.from_currency AS "fromCurrency",
+       r.to_currency AS "toCurrency",
+       r.rate AS "rate",
+       r.rate_date AS "rateDate",
+       r.source AS "source",
+       r.created_at AS "createdAt"
 FROM (SELECT DISTINCT e.from_currency, e.to_currency FROM exchange_rates e WHERE e.tenant_id = $1::text) pair
 CROSS JOIN LATERAL (
     SELECT e.*
@@ -16,14 +24,4 @@ CROSS JOIN LATERAL (
     ORDER BY e.rate_date DESC, e.id DESC
     LIMIT 1
 ) r
-CROSS JOIN LATERAL (
-    SELECT r.id::text AS "id",
-           r.tenant_id AS "tenantId",
-           r.from_currency AS "fromCurrency",
-           r.to_currency AS "toCurrency",
-           r.rate::text AS "rate",
-           to_char(r.rate_date, 'YYYY-MM-DD') AS "rateDate",
-           r.source AS "source",
-           to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt"
-) x
 ORDER BY r.from_currency, r.to_currency

@@ -1,25 +1,22 @@
 -- work_centers: ops:workcenters:{t}:facilityId:{f} -> the work centers of each facility of the
 -- tenant, ordered by code; a facility without work centers gets [].
+-- A list of typed rows per facility (catalog.List), one facility after another; a facility
+-- without work centers yields one row with NULL work-center columns.
 SELECT 'ops:workcenters' AS prefix,
        'facilityId:' || f.id AS suffix,
-       coalesce((
-           SELECT '[' || string_agg(row_to_json(x)::text, ',' ORDER BY w.code, w.id) || ']'
-           FROM work_centers w
-           CROSS JOIN LATERAL (
-               SELECT w.id::text AS "id",
-                      w.tenant_id AS "tenantId",
-                      w.facility_id::text AS "facilityId",
-                      w.code AS "code",
-                      w.name AS "name",
-                      w.center_type AS "centerType",
-                      w.capacity_per_hour::text AS "capacityPerHour",
-                      w.efficiency_pct::text AS "efficiencyPct",
-                      w.cost_per_hour::text AS "costPerHour",
-                      w.is_active AS "isActive",
-                      to_char(w.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
-                      to_char(w.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "updatedAt"
-           ) x
-           WHERE w.tenant_id = $1::text AND w.facility_id = f.id
-       ), '[]') AS value
+       w.id AS "id",
+       w.tenant_id AS "tenantId",
+       w.facility_id AS "facilityId",
+       w.code AS "code",
+       w.name AS "name",
+       w.center_type AS "centerType",
+       w.capacity_per_hour AS "capacityPerHour",
+       w.efficiency_pct AS "efficiencyPct",
+       w.cost_per_hour AS "costPerHour",
+       w.is_active AS "isActive",
+       w.created_at AS "createdAt",
+       w.updated_at AS "updatedAt"
 FROM facilities f
+LEFT JOIN work_centers w ON w.tenant_id = f.tenant_id AND w.facility_id = f.id
 WHERE f.tenant_id = $1::text
+ORDER BY f.id, w.code, w.id
