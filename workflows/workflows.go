@@ -244,7 +244,7 @@ func (s *Service) CompletePhase(ctx context.Context, tx pgx.Tx, client *river.Cl
 	id := o.Args.WorkflowID
 	var nextJob *int64
 	if len(o.Args.Next) > 0 {
-		next := jobs.WarmPhaseArgs{WorkflowID: id, TenantID: o.Args.TenantID, Phase: o.Args.Next[0], Next: o.Args.Next[1:]}
+		next := jobs.WarmPhaseArgs{WorkflowID: id, TenantID: o.Args.TenantID, Phase: o.Args.Next[0], Next: o.Args.Next[1:], Chained: true}
 		res, err := client.InsertTx(ctx, tx, next, nil)
 		if err != nil {
 			return fmt.Errorf("insert phase %s: %w", next.Phase, err)

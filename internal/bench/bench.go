@@ -150,14 +150,18 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := migrations.Migrate(ctx, pool, cat, o.Logger); err != nil {
 		return err
 	}
-	if _, err := pool.Exec(ctx, `TRUNCATE cachewarm.river_job, cachewarm.workflow_runs CASCADE`); err != nil {
-		return fmt.Errorf("clear earlier runs: %w", err)
-	}
 	// VACUUM dirties pages across the whole database; without the CHECKPOINT, writing them
 	// out (and the full-page images that follow a checkpoint) lands in the measured warm:
 	// 4-5 s of a 45 s warm on this machine.
 	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
 		return fmt.Errorf("vacuum: %w", err)
+	}
+	// Cleared after the ANALYZE, the job and workflow tables start the warm as on a new
+	// install, never analyzed. Analyzed empty, they would tell the planner they stay empty:
+	// with autovacuum off (as on CI machines) every plan made during the warm would then
+	// count on tables of a few rows that grow to thousands.
+	if _, err := pool.Exec(ctx, `TRUNCATE cachewarm.river_job, cachewarm.workflow_runs CASCADE`); err != nil {
+		return fmt.Errorf("clear earlier runs: %w", err)
 	}
 	if _, err := pool.Exec(ctx, `CHECKPOINT`); err != nil { // needs superuser or pg_checkpoint
 		fmt.Fprintf(o.Out, "warning: no CHECKPOINT before the warm, so the VACUUM's writes may slow it: %v\n", err)
