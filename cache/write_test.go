@@ -166,6 +166,28 @@ func (h *beforeMulti) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 	}
 }
 
+// A batch gives back every chunk it took, buffer grown and all, so batches written one after
+// another reuse one chunk instead of growing new buffers.
+func TestWriterReusesChunks(t *testing.T) {
+	t.Parallel()
+	rdb, _ := testenv.NewRedis(t)
+	ctx := context.Background()
+	w := NewWriter(rdb, FormatJSON, Keys{})
+	w.perFlush = 4
+	for i := range 3 {
+		b := w.NewBatch(MustTenant("t1"), "reuse", int64(i+1), time.Minute)
+		for k := range 10 { // three chunks: two full ones and the rest
+			require.NoError(t, b.Add(ctx, "reuse:t1:"+strconv.Itoa(k), []byte(`{"n":`+strconv.Itoa(k)+`}`)))
+		}
+		require.NoError(t, b.Flush(ctx))
+		require.Equal(t, 10, b.Stats().Keys)
+		require.Len(t, w.chunks, 2, "batch %d: the filling chunk and the one in flight, both back", i)
+	}
+	c := <-w.chunks
+	require.NotZero(t, cap(c.buf), "a chunk comes back with its buffer")
+	require.Empty(t, c.keys)
+}
+
 func TestVersionKeysShareSlots(t *testing.T) {
 	t.Parallel()
 	for _, k := range []string{"finance:coa:t1", "finance:coa:{t1}", "sales:vendor:{t1}:vendorId:3"} {

@@ -52,6 +52,14 @@ func (d Dataset) Assemble(emit EmitFunc) *Assembler {
 	return &Assembler{pages: d.Pages, list: d.List, emit: emit}
 }
 
+// SetStorage gives the assembler buf's memory to build pages and lists in, so that it need
+// not grow a buffer of its own; call it before the first Add. See [Assembler.Storage].
+func (a *Assembler) SetStorage(buf []byte) { a.buf = buf[:0] }
+
+// Storage returns the memory the assembler built its pages and lists in, for another
+// assembler's SetStorage once this one is done.
+func (a *Assembler) Storage() []byte { return a.buf[:0] }
+
 // Add takes one row of the query, as a [Decoder] reads it. A row without a prefix (no row at
 // all) is skipped. Otherwise a nil value means nothing to cache for the key, or, in a list,
 // a key with no item (its value is []).

@@ -184,11 +184,7 @@ func encDate(e *Encoder, dst, src []byte, c *column) ([]byte, error) {
 func (e *Encoder) timeOf(c *column, src []byte) (time.Time, error) {
 	var t time.Time
 	if !c.binary {
-		if e.tm == nil {
-			return t, errors.New("text format needs a type map")
-		}
-		err := e.tm.Scan(c.oid, pgtype.TextFormatCode, src, &t)
-		return t, err
+		return e.scanTextTime(c, src)
 	}
 	n, err := binaryInt(src)
 	if err != nil {
@@ -204,6 +200,17 @@ func (e *Encoder) timeOf(c *column, src []byte) (time.Time, error) {
 		return t, errors.New("infinite timestamp")
 	}
 	return pgEpoch.Add(time.Duration(n) * time.Microsecond), nil
+}
+
+// scanTextTime is timeOf for text format. It is a function of its own so that the time it
+// scans into escapes to the heap only here, not on timeOf's binary path.
+func (e *Encoder) scanTextTime(c *column, src []byte) (time.Time, error) {
+	var t time.Time
+	if e.tm == nil {
+		return t, errors.New("text format needs a type map")
+	}
+	err := e.tm.Scan(c.oid, pgtype.TextFormatCode, src, &t)
+	return t, err
 }
 
 // appendISO appends t (in UTC) as Date.prototype.toJSON writes it, in quotes:

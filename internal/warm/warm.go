@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
@@ -25,6 +26,9 @@ type Warmer struct {
 	keys    cache.Keys
 	catalog *catalog.Catalog
 	logger  *slog.Logger
+	// pageBufs holds *[]byte storage for assembling list pages and lists, reused across
+	// datasets: grown anew for every dataset, it was a third of a warm's allocations.
+	pageBufs sync.Pool
 }
 
 // New returns a Warmer that reads through pool and writes through writer, building keys with
@@ -151,6 +155,15 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 		written[key] = true
 		return batch.Add(ctx, key, value)
 	})
+	storage, _ := w.pageBufs.Get().(*[]byte)
+	if storage == nil {
+		storage = new([]byte)
+	}
+	asm.SetStorage(*storage)
+	defer func() {
+		*storage = asm.Storage()
+		w.pageBufs.Put(storage)
+	}()
 	for rows.Next() {
 		readStart := time.Now()
 		prefix, suffix, value, err := dec.Row(rows)
