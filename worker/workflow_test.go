@@ -28,7 +28,8 @@ func TestPhasesChainInOrderInOneTransaction(t *testing.T) {
 		// recorded the phase, and the record names the next phase's job, which that same
 		// transaction inserted.
 		rows, err := env.Pool.Query(ctx, `
-SELECT j.id, j.args ->> 'phase', j.state::text, j.xmin::text, p.xmin::text, coalesce(p.next_job_id, 0)
+SELECT j.id, j.args ->> 'phase', j.state::text, j.xmin::text, p.xmin::text, coalesce(p.next_job_id, 0),
+       coalesce((j.args ->> 'chained')::bool, false)
 FROM cachewarm.river_job j
 JOIN cachewarm.workflow_phases p ON p.workflow_id = $1 AND p.phase = j.args ->> 'phase'
 WHERE j.kind = 'cachewarm.warm_phase' AND (j.args ->> 'workflow_id')::bigint = $1 ORDER BY j.id`, r.ID)
@@ -37,6 +38,7 @@ WHERE j.kind = 'cachewarm.warm_phase' AND (j.args ->> 'workflow_id')::bigint = $
 			ID                            int64
 			Phase, State, JobXmin, PhXmin string
 			NextJob                       int64
+			Chained                       bool
 		}
 		jobRows, err := pgx.CollectRows(rows, pgx.RowToStructByPos[jobRow])
 		require.NoError(t, err)
@@ -47,6 +49,8 @@ WHERE j.kind = 'cachewarm.warm_phase' AND (j.args ->> 'workflow_id')::bigint = $
 			if i > 0 {
 				require.Equal(t, j.ID, jobRows[i-1].NextJob, "phase %s inserted by the transaction completing %s", j.Phase, jobRows[i-1].Phase)
 			}
+			// Only the first phase marks the workflow running; the later ones come chained.
+			require.Equal(t, i > 0, j.Chained, "phase %s chained", j.Phase)
 			phases = append(phases, j.Phase)
 		}
 		require.Zero(t, jobRows[len(jobRows)-1].NextJob)
