@@ -269,10 +269,7 @@ func (b *Batch) send(ctx context.Context) error {
 }
 
 func (b *Batch) writeChunk(ctx context.Context, c *chunk) chunkResult {
-	var bytes int64
-	for _, v := range c.values {
-		bytes += int64(len(v.([]byte)))
-	}
+	bytes := int64(len(c.buf)) // the values, back to back
 	var written int
 	var indexSize int64
 	var err error
