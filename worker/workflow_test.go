@@ -2,6 +2,7 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -241,4 +242,64 @@ func TestReapRepairsWorkflowsWhosePhaseJobWasDiscarded(t *testing.T) {
 		require.False(t, r.Existing, "both tenants can be warmed again")
 	}
 	env.WaitWorkflows(t, time.Minute)
+}
+
+// gatedCatalog is the default catalog plus a critical dataset that waits for advisory lock
+// key, which a test holds to keep the phase running.
+func gatedCatalog(t *testing.T, key int64) *catalog.Catalog {
+	t.Helper()
+	def, err := catalog.Default()
+	require.NoError(t, err)
+	ds := append([]catalog.Dataset{}, def.All()...)
+	ds = append(ds, catalog.Dataset{
+		Name: "gated", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:gated:{t}"},
+		SQL: fmt.Sprintf(`SELECT 'test:gated'::text AS prefix, ''::text AS suffix, '[]'::text AS value
+FROM pg_advisory_lock_shared(%d) WHERE $1::text IS NOT NULL AND pg_advisory_unlock_shared(%[1]d)`, key),
+	})
+	cat, err := catalog.New(ds)
+	require.NoError(t, err)
+	return cat
+}
+
+func TestWorkflowShowsRunningOnlyOnceItsFirstPhaseTakesLong(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 2)
+	ctx := context.Background()
+	gate, err := env.Pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer gate.Release()
+	const key = 7_150_001
+	_, err = gate.Exec(ctx, `SELECT pg_advisory_lock($1)`, key)
+	require.NoError(t, err)
+
+	w := env.StartWorker(t, env.Config(t, nil), gatedCatalog(t, key))
+	fast, err := w.Workflows().Start(ctx, w.Client(), workflows.Request{Tenants: []string{"t001"}, Phases: []catalog.Phase{catalog.PhaseHigh}, Trigger: "test"})
+	require.NoError(t, err)
+	slow, err := w.Workflows().Start(ctx, w.Client(), workflows.Request{Tenants: []string{"t002"}, Phases: catalog.Phases, Trigger: "test"})
+	require.NoError(t, err)
+	state := func(id int64) string {
+		var s string
+		require.NoError(t, env.Pool.QueryRow(ctx, `SELECT state FROM cachewarm.workflow_runs WHERE id = $1`, id).Scan(&s))
+		return s
+	}
+	require.Eventually(t, func() bool { return state(slow[0].ID) == workflows.StateRunning }, 30*time.Second, 20*time.Millisecond,
+		"a first phase held up by its dataset shows its workflow running")
+	require.Eventually(t, func() bool { return state(fast[0].ID) == workflows.StateCompleted }, 30*time.Second, 20*time.Millisecond)
+	var phases int
+	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.workflow_phases WHERE workflow_id = $1`, slow[0].ID).Scan(&phases))
+	require.Zero(t, phases, "the held-up phase has not finished")
+
+	_, err = gate.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key)
+	require.NoError(t, err)
+	env.WaitWorkflows(t, time.Minute)
+	for _, id := range []int64{fast[0].ID, slow[0].ID} {
+		require.Equal(t, workflows.StateCompleted, state(id))
+		// Marked running late or not at all, a workflow starts when its first phase did.
+		var same bool
+		require.NoError(t, env.Pool.QueryRow(ctx, `
+SELECT r.started_at = p.started_at FROM cachewarm.workflow_runs r
+JOIN cachewarm.workflow_phases p ON p.workflow_id = r.id AND p.phase = r.phases[1]
+WHERE r.id = $1`, id).Scan(&same))
+		require.True(t, same, "workflow %d started with its first phase", id)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/testenv"
@@ -39,7 +40,7 @@ SELECT 't' || g, 'test', ARRAY['critical'] FROM generate_series(1, 1000) g
 RETURNING id`).Scan(&id))
 
 	var plan string
-	require.NoError(t, pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+markRunningSQL, id).Scan(&plan))
+	require.NoError(t, pool.QueryRow(ctx, `EXPLAIN (FORMAT JSON) `+markRunningSQL, id, time.Now()).Scan(&plan))
 	require.Contains(t, plan, `"Index Name": "workflow_runs_pkey"`)
 	require.NotContains(t, plan, "workflow_runs_one_active")
 }

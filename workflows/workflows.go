@@ -204,9 +204,9 @@ func (s *Service) activeRuns(ctx context.Context, tx pgx.Tx, tenants []string, s
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[Run])
 }
 
-// MarkRunning records that workflow id has started (its first phase job began).
-func (s *Service) MarkRunning(ctx context.Context, id int64) error {
-	if _, err := s.pool.Exec(ctx, markRunningSQL, id); err != nil {
+// MarkRunning records that workflow id has started: its first phase job began at started.
+func (s *Service) MarkRunning(ctx context.Context, id int64, started time.Time) error {
+	if _, err := s.pool.Exec(ctx, markRunningSQL, id, started); err != nil {
 		return fmt.Errorf("mark workflow %d running: %w", id, err)
 	}
 	return nil
