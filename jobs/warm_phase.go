@@ -100,11 +100,12 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 		return river.JobCancel(err)
 	}
 	started := time.Now()
+	stopMarking := func() {}
 	if !job.Args.Chained {
-		stop := w.markRunningLater(ctx, job.Args.WorkflowID, started)
-		defer stop()
+		stopMarking = w.markRunningLater(ctx, job.Args.WorkflowID, started)
 	}
 	results, err := w.warmer.Phase(ctx, t, job.Args.Phase)
+	stopMarking() // from here on, the phase's completion records the workflow's state
 	if err != nil {
 		if stopping(ctx) {
 			return river.JobSnooze(0)
@@ -142,8 +143,8 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 const markRunningAfter = 200 * time.Millisecond
 
 // markRunningLater records workflow id as running once its first phase has run for
-// markRunningAfter. The returned func cancels that, or waits for it if it has begun; it must
-// be called before Work returns.
+// markRunningAfter. The returned func cancels that, or waits for it if it has begun; Work
+// calls it as soon as the phase's datasets are done.
 func (w *WarmPhaseWorker) markRunningLater(ctx context.Context, id int64, started time.Time) (stop func()) {
 	done := make(chan struct{})
 	t := time.AfterFunc(markRunningAfter, func() {
