@@ -138,8 +138,8 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 
 // markRunningAfter is how long a workflow's first phase runs before the workflow is recorded
 // as running. Most first phases finish sooner, and their completion records the workflow as
-// running (or finished) in its own transaction: a statement and a commit per workflow saved,
-// about a tenth of a critical phase's PostgreSQL time.
+// running (or finished) in its own transaction: a statement and a commit per workflow saved
+// (0.14 ms of the 1.9 ms of statement time a critical job took, pg_stat_statements showed).
 const markRunningAfter = 200 * time.Millisecond
 
 // markRunningLater records workflow id as running once its first phase has run for
