@@ -88,19 +88,24 @@ func TestOneActiveWorkflowPerTenant(t *testing.T) {
 	env.WaitWorkflows(t, time.Minute)
 }
 
-// failingCatalog is the default catalog plus a critical dataset whose query always fails.
-func failingCatalog(t *testing.T) *catalog.Catalog {
+// withCritical is the default catalog plus a critical dataset name, whose query sql yields
+// one key test:<name>:{t}.
+func withCritical(t *testing.T, name, sql string) *catalog.Catalog {
 	t.Helper()
 	def, err := catalog.Default()
 	require.NoError(t, err)
 	ds := append([]catalog.Dataset{}, def.All()...)
 	ds = append(ds, catalog.Dataset{
-		Name: "broken", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:broken:{t}"},
-		SQL: `SELECT 'test:broken'::text AS prefix, ''::text AS suffix, (1 / (SELECT count(*) - count(*) FROM tenants WHERE id = $1::text))::text AS value`,
+		Name: name, Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:" + name + ":{t}"}, SQL: sql,
 	})
 	cat, err := catalog.New(ds)
 	require.NoError(t, err)
 	return cat
+}
+
+// failingCatalog is the default catalog plus a critical dataset whose query always fails.
+func failingCatalog(t *testing.T) *catalog.Catalog {
+	return withCritical(t, "broken", `SELECT 'test:broken'::text AS prefix, ''::text AS suffix, (1 / (SELECT count(*) - count(*) FROM tenants WHERE id = $1::text))::text AS value`)
 }
 
 func TestFailedPhaseRetriesThenWorkflowEndsPartial(t *testing.T) {
@@ -186,17 +191,7 @@ FROM cachewarm.river_job WHERE kind = 'cachewarm.warm_phase' ORDER BY 1`)
 
 // slowCatalog is the default catalog plus a critical dataset that takes 150 ms.
 func slowCatalog(t *testing.T) *catalog.Catalog {
-	t.Helper()
-	def, err := catalog.Default()
-	require.NoError(t, err)
-	ds := append([]catalog.Dataset{}, def.All()...)
-	ds = append(ds, catalog.Dataset{
-		Name: "slow", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:slow:{t}"},
-		SQL: `SELECT 'test:slow'::text AS prefix, ''::text AS suffix, '[]'::text AS value FROM pg_sleep(0.15) WHERE $1::text IS NOT NULL`,
-	})
-	cat, err := catalog.New(ds)
-	require.NoError(t, err)
-	return cat
+	return withCritical(t, "slow", `SELECT 'test:slow'::text AS prefix, ''::text AS suffix, '[]'::text AS value FROM pg_sleep(0.15) WHERE $1::text IS NOT NULL`)
 }
 
 func TestReapRepairsWorkflowsWhosePhaseJobWasDiscarded(t *testing.T) {
@@ -247,18 +242,8 @@ func TestReapRepairsWorkflowsWhosePhaseJobWasDiscarded(t *testing.T) {
 // gatedCatalog is the default catalog plus a critical dataset that waits for advisory lock
 // key, which a test holds to keep the phase running.
 func gatedCatalog(t *testing.T, key int64) *catalog.Catalog {
-	t.Helper()
-	def, err := catalog.Default()
-	require.NoError(t, err)
-	ds := append([]catalog.Dataset{}, def.All()...)
-	ds = append(ds, catalog.Dataset{
-		Name: "gated", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:gated:{t}"},
-		SQL: fmt.Sprintf(`SELECT 'test:gated'::text AS prefix, ''::text AS suffix, '[]'::text AS value
-FROM pg_advisory_lock_shared(%d) WHERE $1::text IS NOT NULL AND pg_advisory_unlock_shared(%[1]d)`, key),
-	})
-	cat, err := catalog.New(ds)
-	require.NoError(t, err)
-	return cat
+	return withCritical(t, "gated", fmt.Sprintf(`SELECT 'test:gated'::text AS prefix, ''::text AS suffix, '[]'::text AS value
+FROM pg_advisory_lock_shared(%d) WHERE $1::text IS NOT NULL AND pg_advisory_unlock_shared(%[1]d)`, key))
 }
 
 func TestWorkflowShowsRunningOnlyOnceItsFirstPhaseTakesLong(t *testing.T) {
