@@ -118,6 +118,10 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 	}
 	outcome := PhaseOutcome{Args: job.Args, JobID: job.ID, Attempts: job.Attempt, QueuedAt: job.CreatedAt, Started: started, Results: results}
 	if len(failed) > 0 && job.Attempt < job.MaxAttempts {
+		if !job.Args.Chained {
+			// While its first phase waits for a retry, the workflow shows running.
+			w.markRunning(ctx, job.Args.WorkflowID, started)
+		}
 		if w.observe != nil {
 			outcome.Retrying = true
 			w.observe(outcome)
@@ -149,16 +153,21 @@ func (w *WarmPhaseWorker) markRunningLater(ctx context.Context, id int64, starte
 	done := make(chan struct{})
 	t := time.AfterFunc(markRunningAfter, func() {
 		defer close(done)
-		if err := w.workflow.MarkRunning(ctx, id, started); err != nil && !stopping(ctx) {
-			// Not fatal: the phase's completion records the workflow as running too.
-			w.logger.WarnContext(ctx, "mark workflow running", "workflow", id, "err", err)
-		}
+		w.markRunning(ctx, id, started)
 	})
 	return sync.OnceFunc(func() {
 		if !t.Stop() {
 			<-done
 		}
 	})
+}
+
+// markRunning records workflow id as running, or logs why it could not: that is not fatal,
+// as the phase's completion records it too.
+func (w *WarmPhaseWorker) markRunning(ctx context.Context, id int64, started time.Time) {
+	if err := w.workflow.MarkRunning(ctx, id, started); err != nil && !stopping(ctx) {
+		w.logger.WarnContext(ctx, "mark workflow running", "workflow", id, "err", err)
+	}
 }
 
 func (w *WarmPhaseWorker) complete(ctx context.Context, job *river.Job[WarmPhaseArgs], o PhaseOutcome) error {

@@ -122,6 +122,18 @@ func TestFailedPhaseRetriesThenWorkflowEndsPartial(t *testing.T) {
 	_, err = tx.Exec(ctx, `UPDATE cachewarm.river_job SET max_attempts = 2 WHERE kind = 'cachewarm.warm_phase'`)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
+	// Between the two attempts the workflow shows running, though the failed one took less than
+	// the marking timer.
+	var running bool
+	require.Eventually(t, func() bool {
+		var retrying int
+		err := env.Pool.QueryRow(ctx, `
+SELECT count(*), coalesce(bool_and(r.state = 'running'), false) FROM cachewarm.workflow_runs r
+JOIN cachewarm.river_job j ON j.kind = 'cachewarm.warm_phase' AND (j.args ->> 'workflow_id')::bigint = r.id
+WHERE r.id = $1 AND j.attempt = 1 AND j.state <> 'running' AND j.errors IS NOT NULL`, runs[0].ID).Scan(&retrying, &running)
+		return err == nil && retrying > 0
+	}, 30*time.Second, 10*time.Millisecond, "the first phase fails once and waits for its retry")
+	require.True(t, running, "workflow running while its first phase waits for a retry")
 	env.WaitWorkflows(t, time.Minute)
 
 	var state, failures string
