@@ -327,3 +327,35 @@ WHERE tenant_id = 't001' AND status = 'open' AND start_date <= current_date AND 
 	require.Len(t, members, 505, "5 pages and 500 vendors")
 	require.NotContains(t, members, "sales:vendor:t001:vendorId:5")
 }
+
+// TestFailedQueryDoesNotFailTheDatasetsAfterIt: the datasets' queries are pipelined, and a
+// failing one aborts the rest of the pipeline; the datasets after it are still warmed.
+func TestFailedQueryDoesNotFailTheDatasetsAfterIt(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 1)
+	ctx := context.Background()
+	cat, err := catalog.New(append(slices.Clone(mustDefault(t).All()), catalog.Dataset{
+		Name: "broken", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:broken:{t}"},
+		SQL: `SELECT 'test:broken'::text AS prefix, ''::text AS suffix, (1 / (SELECT count(*) - count(*) FROM tenants WHERE id = $1::text))::text AS value`,
+	}))
+	require.NoError(t, err)
+	_, err = migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+
+	res, err := w.Datasets(ctx, t001, []string{"current_period", "broken", "pipeline_stages", "vendors"})
+	require.NoError(t, err)
+	require.Len(t, res, 4)
+	require.NoError(t, res[0].Err)
+	require.ErrorContains(t, res[1].Err, "division by zero")
+	require.NoError(t, res[2].Err, "the dataset after the failed one")
+	require.NoError(t, res[3].Err)
+	require.EqualValues(t, 3, env.Redis.Exists(ctx, "finance:current_period:t001", "crm:stages:t001", "sales:vendor:t001:vendorId:5").Val())
+	require.Positive(t, res[3].Keys)
+
+	// The pool is whole: every connection the warm took is back, and usable.
+	require.Eventually(t, func() bool { return env.Pool.Stat().AcquiredConns() == 0 }, 5*time.Second, 10*time.Millisecond)
+	res, err = w.Datasets(ctx, t001, []string{"current_period", "pipeline_stages"})
+	require.NoError(t, err)
+	require.Empty(t, warm.Failed(res))
+}
