@@ -85,8 +85,10 @@ func Total(results []Result) cache.WriteStats {
 // The datasets' queries go to PostgreSQL together, pipelined on one connection, and their rows
 // are read and written in turn: one round trip for all of them instead of one each, which took
 // a tenth off PostgreSQL's CPU for the critical phase. Each query still reads its own snapshot,
-// as when sent alone. A query that fails aborts the rest of the pipeline, so after any failure
-// the datasets left are read one by one.
+// as when sent alone. The pipeline is one implicit transaction: a query that fails aborts the
+// rest of it, so after any failure the datasets left are read one by one; and the tables' share
+// locks are held until its last query has been read, so DDL on them waits for a phase, not for
+// a query.
 func (w *Warmer) Datasets(ctx context.Context, t cache.Tenant, names []string) ([]Result, error) {
 	datasets := make([]catalog.Dataset, 0, len(names))
 	for _, n := range names {
