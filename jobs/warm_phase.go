@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
@@ -147,19 +146,19 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 const markRunningAfter = 200 * time.Millisecond
 
 // markRunningLater records workflow id as running once its first phase has run for
-// markRunningAfter. The returned func cancels that, or waits for it if it has begun; Work
-// calls it as soon as the phase's datasets are done.
+// markRunningAfter. The returned func, to be called once, cancels that, or waits for it if it
+// has begun; Work calls it as soon as the phase's datasets are done.
 func (w *WarmPhaseWorker) markRunningLater(ctx context.Context, id int64, started time.Time) (stop func()) {
 	done := make(chan struct{})
 	t := time.AfterFunc(markRunningAfter, func() {
 		defer close(done)
 		w.markRunning(ctx, id, started)
 	})
-	return sync.OnceFunc(func() {
+	return func() {
 		if !t.Stop() {
 			<-done
 		}
-	})
+	}
 }
 
 // markRunning records workflow id as running, or logs why it could not: that is not fatal,

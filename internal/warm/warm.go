@@ -117,8 +117,8 @@ func (w *Warmer) Datasets(ctx context.Context, t cache.Tenant, names []string) (
 			break
 		}
 		open := pipe.next
-		if pipe.broken {
-			open = func() (pgx.Rows, error) { return w.pool.Query(ctx, fmt.Sprintf(datasetSQL, d.SQL), t.String(), d.Name) }
+		if pipe.closed() { // after a failure: this dataset's query is sent again, alone
+			open = func() (pgx.Rows, error) { return w.pool.Query(ctx, datasetQuery(d), t.String(), d.Name) }
 		}
 		r := w.dataset(ctx, t, d, open)
 		if r.Err != nil {
@@ -132,11 +132,8 @@ func (w *Warmer) Datasets(ctx context.Context, t cache.Tenant, names []string) (
 
 // pipeline is the dataset queries of one Datasets call, sent together on one connection.
 type pipeline struct {
-	conn    *pgxpool.Conn
+	conn    *pgxpool.Conn // nil once closed
 	results pgx.BatchResults
-	// broken is set once the pipeline is closed early (after a failed dataset): the queries
-	// left must be sent again, one by one.
-	broken bool
 }
 
 // sendQueries sends the queries of datasets for t, in order, on one connection of the pool.
@@ -147,7 +144,7 @@ func (w *Warmer) sendQueries(ctx context.Context, t cache.Tenant, datasets []cat
 	}
 	b := &pgx.Batch{}
 	for _, d := range datasets {
-		b.Queue(fmt.Sprintf(datasetSQL, d.SQL), t.String(), d.Name)
+		b.Queue(datasetQuery(d), t.String(), d.Name)
 	}
 	return &pipeline{conn: conn, results: conn.SendBatch(ctx, b)}, nil
 }
@@ -155,16 +152,23 @@ func (w *Warmer) sendQueries(ctx context.Context, t cache.Tenant, datasets []cat
 // next is the rows of the next query.
 func (p *pipeline) next() (pgx.Rows, error) { return p.results.Query() }
 
+// closed reports whether the pipeline was closed: the results of its queries not read by then
+// are gone.
+func (p *pipeline) closed() bool { return p.conn == nil }
+
 // close reads and drops the results not read yet and gives the connection back to the pool.
 // It may be called more than once.
 func (p *pipeline) close() {
-	if p.conn == nil {
+	if p.closed() {
 		return
 	}
 	_ = p.results.Close() // the error, if any, is the failed dataset's, already reported
 	p.conn.Release()
-	p.conn, p.broken = nil, true
+	p.conn = nil
 }
+
+// datasetQuery is d's query wrapped in datasetSQL.
+func datasetQuery(d catalog.Dataset) string { return fmt.Sprintf(datasetSQL, d.SQL) }
 
 // Phase warms every dataset of phase p for tenant t.
 func (w *Warmer) Phase(ctx context.Context, t cache.Tenant, p catalog.Phase) ([]Result, error) {
