@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"slices"
 	"testing"
 	"time"
 
@@ -209,14 +208,8 @@ func TestJobStatusShowsRetries(t *testing.T) {
 	t.Parallel()
 	env := fixture.New(t, 1)
 	ctx := context.Background()
-	def, err := catalog.Default()
-	require.NoError(t, err)
-	cat, err := catalog.New(append(slices.Clone(def.All()), catalog.Dataset{
-		Name: "broken", Phase: catalog.PhaseHigh, TTL: time.Hour, Keys: []string{"test:broken:{t}"},
-		SQL: `SELECT 'test:broken'::text AS prefix, ''::text AS suffix, (1 / (length($1::text) - length($1::text)))::text AS value`,
-	}))
-	require.NoError(t, err)
-	_, err = migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
+	cat := fixture.CatalogWith(t, map[string]string{"broken": fixture.BrokenDataset(catalog.PhaseHigh)})
+	_, err := migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	env.StartWorker(t, env.Config(t, nil), cat)
 

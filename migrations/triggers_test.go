@@ -3,7 +3,6 @@ package migrations_test
 import (
 	"context"
 	"log/slog"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,18 +162,14 @@ func TestNewDatasetGetsTriggersOnMigrate(t *testing.T) {
 	ctx := context.Background()
 	pool := env.Pool
 	logger := slog.New(slog.DiscardHandler)
-	def, err := catalog.Default()
+	_, err := pool.Exec(ctx, `CREATE TABLE vendor_notes (tenant_id text NOT NULL, vendor_id bigint, note text)`)
 	require.NoError(t, err)
-
-	_, err = pool.Exec(ctx, `CREATE TABLE vendor_notes (tenant_id text NOT NULL, vendor_id bigint, note text)`)
-	require.NoError(t, err)
-	extra := append(slices.Clone(def.All()), catalog.Dataset{
-		Name: "vendor_digest", Phase: catalog.PhaseHigh, TTL: time.Hour, Keys: []string{"test:vendor_digest:{t}"},
-		Tables: []string{"vendors", "vendor_notes"},
-		SQL:    `SELECT 'test:vendor_digest' AS prefix, '' AS suffix, count(*)::text AS value FROM vendors WHERE tenant_id = $1::text`,
-	})
-	cat, err := catalog.New(extra)
-	require.NoError(t, err)
+	cat := fixture.CatalogWith(t, map[string]string{"vendor_digest": `-- phase: high
+-- ttl: 1h
+-- tables: vendors, vendor_notes
+-- key: test:vendor_digest:{tenant}
+-- value: json
+SELECT count(*)::text AS value FROM vendors WHERE tenant_id = $1::text`})
 
 	res, err := migrations.Migrate(ctx, pool, cat, logger)
 	require.NoError(t, err)
@@ -190,6 +185,8 @@ func TestNewDatasetGetsTriggersOnMigrate(t *testing.T) {
 	require.Equal(t, 1, rewarmJobs(t, pool, "t001", "vendor_digest"), "and the new one (deduplicated with the waiting job)")
 
 	// Removing the dataset removes its triggers on the next migrate.
+	def, err := catalog.Default()
+	require.NoError(t, err)
 	res, err = migrations.Migrate(ctx, pool, def, logger)
 	require.NoError(t, err)
 	require.NotContains(t, res.Triggered, "vendor_notes")

@@ -1,9 +1,12 @@
--- bin_utilization: wms:bin_utilization:{t}:facilityId:{f} -> for each facility of the tenant,
--- an object of bin metrics: bin counts by state (integers), the capacity and used units of its
--- active bins (integers) and their utilization in percent (a numeric string, "0.00" without
--- capacity).
-SELECT 'wms:bin_utilization' AS prefix,
-       'facilityId:' || f.id AS suffix,
+-- For each facility of the tenant, an object of bin metrics: bin counts by state (integers),
+-- the capacity and used units of its active bins (integers) and their utilization in percent
+-- (a numeric string, "0.00" without capacity).
+-- phase: medium
+-- ttl: AGGREGATE
+-- tables: facilities, bins
+-- key: wms:bin_utilization:{tenant}:facilityId:{_facility}
+-- value: json
+SELECT f.id AS "_facility",
        row_to_json(x)::text AS value
 FROM facilities f
 CROSS JOIN LATERAL (

@@ -1,9 +1,10 @@
--- chart_of_accounts: finance:coa:{t} -> every account of the tenant, ordered by code.
--- A list of typed rows (catalog.List): the warmer encodes the accounts and gathers them into
--- the key's array; a tenant without accounts gets one row of NULLs, and so [].
-SELECT 'finance:coa' AS prefix,
-       '' AS suffix,
-       a.id AS "id",
+-- Every account of the tenant, ordered by code; [] for a tenant without accounts.
+-- phase: critical
+-- ttl: STATIC
+-- tables: chart_of_accounts
+-- key: finance:coa:{tenant}
+-- value: list
+SELECT a.id AS "id",
        a.tenant_id AS "tenantId",
        a.code AS "code",
        a.name AS "name",
@@ -17,6 +18,6 @@ SELECT 'finance:coa' AS prefix,
        a.description AS "description",
        a.created_at AS "createdAt",
        a.updated_at AS "updatedAt"
-FROM (SELECT) AS one
-LEFT JOIN chart_of_accounts a ON a.tenant_id = $1::text
+FROM chart_of_accounts a
+WHERE a.tenant_id = $1::text
 ORDER BY a.code, a.id

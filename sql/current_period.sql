@@ -1,10 +1,11 @@
--- current_period: finance:current_period:{t} -> the open period containing today (UTC), as an
--- object (typed columns, encoded by the warmer: catalog.Objects). When the tenant has no such
--- period the query returns no row, so no key is written (an application reading it gets a
--- miss, as it would for a null result it does not cache).
-SELECT 'finance:current_period' AS prefix,
-       '' AS suffix,
-       p.id AS "id",
+-- The open period containing today (UTC). When the tenant has no such period the query
+-- returns no row, so no key is written (a reader gets a miss, as for a null it does not cache).
+-- phase: critical
+-- ttl: STATIC
+-- tables: financial_periods
+-- key: finance:current_period:{tenant}
+-- value: object
+SELECT p.id AS "id",
        p.tenant_id AS "tenantId",
        p.fiscal_year AS "fiscalYear",
        p.period_number AS "periodNumber",

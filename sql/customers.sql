@@ -1,11 +1,12 @@
--- customers: the first 500 customers by id, one key each, and 5 pages of 100 of them.
---   sales:customer:{t}:customerId:{id}     (one object per customer)
---   sales:customers:{t}:page:{n}:limit:100 (n = 1..5, always; a page past the data is [])
--- The query yields the items only, in page order, as typed columns: the warmer encodes each
--- as a JSON object (catalog.Objects) and assembles the pages from the same bytes (catalog.Pages).
-SELECT 'sales:customer' AS prefix,
-       'customerId:' || d.id AS suffix,
-       d.id AS "id",
+-- The first 500 customers by id, one key each, and 5 pages of 100 of them (a page past the
+-- data is []): the pages are assembled from the same objects, in query order.
+-- phase: high
+-- ttl: REFERENCE
+-- tables: customers
+-- key: sales:customer:{tenant}:customerId:{id}
+-- value: object
+-- pages: sales:customers:{tenant}:page:{n}:limit:{size} size=100 count=5
+SELECT d.id AS "id",
        d.tenant_id AS "tenantId",
        d.code AS "code",
        d.name AS "name",

@@ -1,8 +1,12 @@
--- equipment_health: ops:equipment_health:{t}:facilityId:{f}:status:active -> for each facility
--- of the tenant, its active equipment with health score and a derived health status (good from
--- 80, warning from 50, else critical), worst first; a facility without active equipment gets [].
-SELECT 'ops:equipment_health' AS prefix,
-       'facilityId:' || f.id || ':status:active' AS suffix,
+-- For each facility of the tenant, its active equipment with health score and a derived
+-- health status (good from 80, warning from 50, else critical), worst first; [] for a
+-- facility without active equipment.
+-- phase: medium
+-- ttl: AGGREGATE
+-- tables: facilities, equipment
+-- key: ops:equipment_health:{tenant}:facilityId:{_facility}:status:active
+-- value: json
+SELECT f.id AS "_facility",
        coalesce((
            SELECT '[' || string_agg(row_to_json(x)::text, ',' ORDER BY e.health_score, e.id) || ']'
            FROM equipment e

@@ -1,11 +1,12 @@
--- exchange_rates: finance:xrate:{t}:from:{FROM}:to:{TO}:date:latest -> for each currency pair of
--- the tenant, its latest rate dated today (UTC) or earlier, as an object (typed columns,
--- encoded by the warmer: catalog.Objects).
--- Each pair's latest rate is one index probe (tenant, from, to, date descending) rather than a
--- sort of the tenant's whole rate history.
-SELECT 'finance:xrate' AS prefix,
-       'from:' || r.from_currency || ':to:' || r.to_currency || ':date:latest' AS suffix,
-       r.id AS "id",
+-- For each currency pair of the tenant, its latest rate dated today (UTC) or earlier. Each
+-- pair's latest rate is one index probe (tenant, from, to, date descending) rather than a sort
+-- of the tenant's whole rate history.
+-- phase: critical
+-- ttl: STATIC
+-- tables: exchange_rates
+-- key: finance:xrate:{tenant}:from:{fromCurrency}:to:{toCurrency}:date:latest
+-- value: object
+SELECT r.id AS "id",
        r.tenant_id AS "tenantId",
        r.from_currency AS "fromCurrency",
        r.to_currency AS "toCurrency",

@@ -1,8 +1,12 @@
--- gl_balances: finance:gl_balances:{t}:year:{Y}:month:{M} -> for the period containing today
--- (UTC), the balance of each account and currency with entries dated up to the period's end:
--- opening balance (entries before the period), the period's debits and credits, and the closing
--- balance, ordered by account code then currency. No period, no key.
--- A list of typed rows (catalog.List): a period without entries gets one row of NULLs, and so [].
+-- For the period containing today (UTC), the balance of each account and currency with
+-- entries dated up to the period's end: opening balance (entries before the period), the
+-- period's debits and credits, and the closing balance, ordered by account code then
+-- currency. No period, no key; a period without entries gets [].
+-- phase: medium
+-- ttl: AGGREGATE
+-- tables: financial_periods, gl_entries, chart_of_accounts
+-- key: finance:gl_balances:{tenant}:year:{_year}:month:{_month}
+-- value: list
 WITH cur AS (
     SELECT p.fiscal_year, p.period_number, p.start_date, p.end_date
     FROM financial_periods p
@@ -12,8 +16,8 @@ WITH cur AS (
     ORDER BY p.start_date DESC
     LIMIT 1
 )
-SELECT 'finance:gl_balances' AS prefix,
-       'year:' || cur.fiscal_year || ':month:' || cur.period_number AS suffix,
+SELECT cur.fiscal_year AS "_year",
+       cur.period_number AS "_month",
        b.id AS "accountId",
        b.code AS "accountCode",
        b.name AS "accountName",

@@ -1,7 +1,11 @@
--- inventory_locations: wms:locations:{t}:facilityId:{f} -> the inventory locations of each
--- facility of the tenant, ordered by code; a facility without locations gets [].
-SELECT 'wms:locations' AS prefix,
-       'facilityId:' || f.id AS suffix,
+-- The inventory locations of each facility of the tenant, ordered by code; [] for a facility
+-- without locations. The value is built as JSON text in SQL.
+-- phase: high
+-- ttl: REFERENCE
+-- tables: facilities, inventory_locations
+-- key: wms:locations:{tenant}:facilityId:{_facility}
+-- value: json
+SELECT f.id AS "_facility",
        coalesce((
            SELECT '[' || string_agg(row_to_json(x)::text, ',' ORDER BY l.code, l.id) || ']'
            FROM inventory_locations l

@@ -1,8 +1,11 @@
--- kit_definitions: sales:kits:{t} -> the kit definitions ordered by code, each with its
--- components (ordered by line number, with the material's SKU and name) as a "components" array.
-SELECT 'sales:kits' AS prefix,
-       '' AS suffix,
-       coalesce('[' || string_agg(row_to_json(x)::text, ',' ORDER BY k.code, k.id) || ']', '[]') AS value
+-- The kit definitions ordered by code, each with its components (ordered by line number,
+-- with the material's SKU and name) as a "components" array.
+-- phase: high
+-- ttl: REFERENCE
+-- tables: kit_definitions, kit_components, materials
+-- key: sales:kits:{tenant}
+-- value: json
+SELECT coalesce('[' || string_agg(row_to_json(x)::text, ',' ORDER BY k.code, k.id) || ']', '[]') AS value
 FROM kit_definitions k
 CROSS JOIN LATERAL (
     SELECT k.id::text AS "id",

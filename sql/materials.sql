@@ -1,11 +1,12 @@
--- materials: the first 1000 materials by id, one key each, and 10 pages of 100 of them.
---   sales:material:{t}:materialId:{id}     (one object per material)
---   sales:materials:{t}:page:{n}:limit:100 (n = 1..10, always; a page past the data is [])
--- The query yields the items only, in page order, as typed columns: the warmer encodes each
--- as a JSON object (catalog.Objects) and assembles the pages from the same bytes (catalog.Pages).
-SELECT 'sales:material' AS prefix,
-       'materialId:' || d.id AS suffix,
-       d.id AS "id",
+-- The first 1000 materials by id, one key each, and 10 pages of 100 of them (a page past the
+-- data is []): the pages are assembled from the same objects, in query order.
+-- phase: high
+-- ttl: REFERENCE
+-- tables: materials
+-- key: sales:material:{tenant}:materialId:{id}
+-- value: object
+-- pages: sales:materials:{tenant}:page:{n}:limit:{size} size=100 count=10
+SELECT d.id AS "id",
        d.tenant_id AS "tenantId",
        d.sku AS "sku",
        d.name AS "name",

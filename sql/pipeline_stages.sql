@@ -1,8 +1,10 @@
--- pipeline_stages: crm:stages:{t} -> the CRM pipeline stages, ordered by position.
--- A list of typed rows (catalog.List); a tenant without stages gets one row of NULLs, and so [].
-SELECT 'crm:stages' AS prefix,
-       '' AS suffix,
-       s.id AS "id",
+-- The CRM pipeline stages, ordered by position; [] for a tenant without stages.
+-- phase: critical
+-- ttl: STATIC
+-- tables: crm_pipeline_stages
+-- key: crm:stages:{tenant}
+-- value: list
+SELECT s.id AS "id",
        s.tenant_id AS "tenantId",
        s.name AS "name",
        s.position AS "position",
@@ -12,6 +14,6 @@ SELECT 'crm:stages' AS prefix,
        s.color AS "color",
        s.created_at AS "createdAt",
        s.updated_at AS "updatedAt"
-FROM (SELECT) AS one
-LEFT JOIN crm_pipeline_stages s ON s.tenant_id = $1::text
+FROM crm_pipeline_stages s
+WHERE s.tenant_id = $1::text
 ORDER BY s.position, s.id

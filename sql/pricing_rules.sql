@@ -1,8 +1,11 @@
--- pricing_rules: sales:pricing:{t}:effective:current -> the active pricing rules in force today
--- (UTC): valid_from <= today and valid_to null or >= today, ordered by priority then id.
-SELECT 'sales:pricing' AS prefix,
-       'effective:current' AS suffix,
-       coalesce('[' || string_agg(row_to_json(x)::text, ',' ORDER BY r.priority, r.id) || ']', '[]') AS value
+-- The active pricing rules in force today (UTC): valid_from <= today and valid_to null or
+-- >= today, ordered by priority then id.
+-- phase: high
+-- ttl: REFERENCE
+-- tables: pricing_rules
+-- key: sales:pricing:{tenant}:effective:current
+-- value: json
+SELECT coalesce('[' || string_agg(row_to_json(x)::text, ',' ORDER BY r.priority, r.id) || ']', '[]') AS value
 FROM pricing_rules r
 CROSS JOIN LATERAL (
     SELECT r.id::text AS "id",

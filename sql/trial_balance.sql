@@ -1,10 +1,14 @@
--- trial_balance: finance:trial_balance:{t}:year:{Y}:month:{M}:currency:{C} -> for the period
--- containing today (UTC) and the period before it, the trial balance in the tenant's base
--- currency {C}: per account with entries in that currency dated up to the period's end, the total
--- debit, total credit and balance (debit - credit), ordered by account code. {Y} and {M} are the
--- period's fiscal year and number (month 1..12, not zero-padded).
--- A list of typed rows per period (catalog.List): a period without entries gets one row of
--- NULLs, and so [].
+-- For the period containing today (UTC) and the period before it, the trial balance in the
+-- tenant's base currency: per account with entries in that currency dated up to the period's
+-- end, the total debit, total credit and balance (debit - credit), ordered by account code.
+-- {_month} is the period number (1..12, not zero-padded). A period without entries gets [].
+-- The tenants table (base currency) is not in tables: a change of a tenant row re-warms that
+-- tenant whole (tenants.sql).
+-- phase: medium
+-- ttl: AGGREGATE
+-- tables: financial_periods, gl_entries, chart_of_accounts
+-- key: finance:trial_balance:{tenant}:year:{_year}:month:{_month}:currency:{_currency}
+-- value: list
 WITH periods AS (
     SELECT p.fiscal_year, p.period_number, p.start_date, p.end_date, t.base_currency
     FROM financial_periods p
@@ -14,8 +18,9 @@ WITH periods AS (
     ORDER BY p.start_date DESC
     LIMIT 2
 )
-SELECT 'finance:trial_balance' AS prefix,
-       'year:' || p.fiscal_year || ':month:' || p.period_number || ':currency:' || p.base_currency AS suffix,
+SELECT p.fiscal_year AS "_year",
+       p.period_number AS "_month",
+       p.base_currency AS "_currency",
        b.id AS "accountId",
        b.code AS "accountCode",
        b.name AS "accountName",

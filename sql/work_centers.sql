@@ -1,9 +1,11 @@
--- work_centers: ops:workcenters:{t}:facilityId:{f} -> the work centers of each facility of the
--- tenant, ordered by code; a facility without work centers gets [].
--- A list of typed rows per facility (catalog.List), one facility after another; a facility
--- without work centers yields one row with NULL work-center columns.
-SELECT 'ops:workcenters' AS prefix,
-       'facilityId:' || f.id AS suffix,
+-- The work centers of each facility of the tenant, ordered by code. A facility without work
+-- centers yields one row whose value columns are all NULL, and so [].
+-- phase: critical
+-- ttl: STATIC
+-- tables: facilities, work_centers
+-- key: ops:workcenters:{tenant}:facilityId:{_facility}
+-- value: list
+SELECT f.id AS "_facility",
        w.id AS "id",
        w.tenant_id AS "tenantId",
        w.facility_id AS "facilityId",

@@ -92,20 +92,13 @@ func TestOneActiveWorkflowPerTenant(t *testing.T) {
 // one key test:<name>:{t}.
 func withCritical(t *testing.T, name, sql string) *catalog.Catalog {
 	t.Helper()
-	def, err := catalog.Default()
-	require.NoError(t, err)
-	ds := append([]catalog.Dataset{}, def.All()...)
-	ds = append(ds, catalog.Dataset{
-		Name: name, Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:" + name + ":{t}"}, SQL: sql,
-	})
-	cat, err := catalog.New(ds)
-	require.NoError(t, err)
-	return cat
+	return fixture.CatalogWith(t, map[string]string{name: fixture.OneKeyDataset(name, catalog.PhaseCritical, sql)})
 }
 
 // failingCatalog is the default catalog plus a critical dataset whose query always fails.
 func failingCatalog(t *testing.T) *catalog.Catalog {
-	return withCritical(t, "broken", `SELECT 'test:broken'::text AS prefix, ''::text AS suffix, (1 / (SELECT count(*) - count(*) FROM tenants WHERE id = $1::text))::text AS value`)
+	t.Helper()
+	return fixture.CatalogWith(t, map[string]string{"broken": fixture.BrokenDataset(catalog.PhaseCritical)})
 }
 
 func TestFailedPhaseRetriesThenWorkflowEndsPartial(t *testing.T) {
@@ -203,7 +196,7 @@ FROM cachewarm.river_job WHERE kind = 'cachewarm.warm_phase' ORDER BY 1`)
 
 // slowCatalog is the default catalog plus a critical dataset that takes 150 ms.
 func slowCatalog(t *testing.T) *catalog.Catalog {
-	return withCritical(t, "slow", `SELECT 'test:slow'::text AS prefix, ''::text AS suffix, '[]'::text AS value FROM pg_sleep(0.15) WHERE $1::text IS NOT NULL`)
+	return withCritical(t, "slow", `SELECT '[]'::text AS value FROM pg_sleep(0.15) WHERE $1::text IS NOT NULL`)
 }
 
 func TestReapRepairsWorkflowsWhosePhaseJobWasDiscarded(t *testing.T) {
@@ -254,7 +247,7 @@ func TestReapRepairsWorkflowsWhosePhaseJobWasDiscarded(t *testing.T) {
 // gatedCatalog is the default catalog plus a critical dataset that waits for advisory lock
 // key, which a test holds to keep the phase running.
 func gatedCatalog(t *testing.T, key int64) *catalog.Catalog {
-	return withCritical(t, "gated", fmt.Sprintf(`SELECT 'test:gated'::text AS prefix, ''::text AS suffix, '[]'::text AS value
+	return withCritical(t, "gated", fmt.Sprintf(`SELECT '[]'::text AS value
 FROM pg_advisory_lock_shared(%d) WHERE $1::text IS NOT NULL AND pg_advisory_unlock_shared(%[1]d)`, key))
 }
 

@@ -3,29 +3,16 @@ package catalog
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/pgjson"
 )
-
-// Pages describes the list pages a dataset builds from the item rows of its query: the first
-// Count x Size items, in the order the query returns them, as Count pages of Size items keyed
-// "{Prefix}:{t}:page:{n}:limit:{Size}" (n = 1..Count). A page past the items is "[]".
-//
-// Each item's JSON is built once; the pages are assembled from the same bytes as they stream
-// by, so the database neither aggregates nor sends every item twice.
-type Pages struct {
-	// Prefix is the pages' "{module}:{entity}", for example "sales:vendors".
-	Prefix string
-	// Size is the number of items a page holds, Count the number of pages (0: no pages).
-	Size, Count int
-}
-
-// Suffix returns the key segments after the tenant id of page n (1-based).
-func (p Pages) Suffix(n int) string { return cache.PageSuffix(n, p.Size) }
 
 // EmitFunc receives one key's parts and value. value is only valid during the call.
 type EmitFunc func(prefix, suffix string, value []byte) error
@@ -45,11 +32,24 @@ type Assembler struct {
 	// The key of the list being built, if any.
 	listPrefix, listSuffix string
 	listOpen               bool
+	// lists are the keys of the lists emitted so far, to refuse a key whose rows are not
+	// together.
+	lists map[string]bool
+	// empty is the key written as [] when a list dataset yields no row: its template has
+	// no placeholder but the tenant.
+	empty *Template
 }
 
 // Assemble returns an Assembler that passes d's entries to emit.
 func (d Dataset) Assemble(emit EmitFunc) *Assembler {
-	return &Assembler{pages: d.Pages, list: d.List, emit: emit}
+	a := &Assembler{pages: d.Pages, list: d.Value == ValueList, emit: emit}
+	if a.list {
+		a.lists = map[string]bool{}
+		if len(d.Key.Placeholders()) == 0 {
+			a.empty = &d.Key
+		}
+	}
+	return a
 }
 
 // SetStorage gives the assembler buf's memory to build pages and lists in, so that it need
@@ -103,6 +103,9 @@ func (a *Assembler) addToList(prefix, suffix string, value []byte) error {
 		}
 	}
 	if !a.listOpen {
+		if a.lists[prefix+":"+suffix] {
+			return fmt.Errorf("the rows of key %s:{tenant}:%s do not come together: order the query by the key's columns", prefix, suffix)
+		}
 		a.listPrefix, a.listSuffix, a.listOpen = prefix, suffix, true
 	}
 	if value != nil {
@@ -113,6 +116,7 @@ func (a *Assembler) addToList(prefix, suffix string, value []byte) error {
 
 func (a *Assembler) emitList() error {
 	a.listOpen = false
+	a.lists[a.listPrefix+":"+a.listSuffix] = true
 	return a.emitBuf(a.listPrefix, a.listSuffix)
 }
 
@@ -134,6 +138,12 @@ func (a *Assembler) Close() error {
 			return err
 		}
 	}
+	if a.empty != nil && len(a.lists) == 0 {
+		a.items = 0
+		if err := a.emitBuf(a.empty.Prefix, a.empty.Suffix(nil)); err != nil {
+			return err
+		}
+	}
 	for a.done < a.pages.Count {
 		if err := a.emitPage(); err != nil {
 			return err
@@ -144,7 +154,7 @@ func (a *Assembler) Close() error {
 
 func (a *Assembler) emitPage() error {
 	a.done++
-	return a.emitBuf(a.pages.Prefix, a.pages.Suffix(a.done))
+	return a.emitBuf(a.pages.Prefix(), a.pages.Suffix(a.done))
 }
 
 // Querier is what [Dataset.Entries] needs to run a query (a *pgxpool.Pool, a pgx.Tx).
@@ -162,24 +172,49 @@ type Entry struct {
 // for concurrent use.
 type Decoder struct {
 	d     Dataset
-	off   int // the query's first column
+	off   int // the row marker column: see [Dataset.Decoder]
 	ready bool
-	enc   *pgjson.Encoder
-	buf   []byte
+
+	value    *pgjson.Encoder // the value's columns (object, list)
+	valueIdx []int           // their indexes among the query's columns
+	jsonIdx  int             // the value column (json)
+
+	keyEnc  *pgjson.Encoder // the key placeholders' columns
+	keyIdx  map[string]int  // placeholder -> index among keyEnc's columns
+	keyRaw  []int           // keyEnc column -> index among the query's columns
+	keyText []bool          // whether a key column's raw value is its text
+
+	row     [][]byte // the query's columns of the current row
+	vals    [][]byte
+	buf     []byte
+	seg     []byte
+	skipped int
+	nullKey string // the placeholder found NULL in the current row
 }
 
-// Decoder returns a Decoder for rows whose columns from off on are d's query's: prefix,
-// suffix and the value (0 for the query itself; the warmer reads the data version first, so 1).
+// Decoder returns a Decoder for rows whose column off is a marker, NULL when the query
+// yielded no row, followed by the query's own columns (as [RowsSQL] wraps it).
 func (d Dataset) Decoder(off int) *Decoder { return &Decoder{d: d, off: off} }
 
+// RowsSQL wraps d's query so that it yields the marker column [Dataset.Decoder] reads,
+// true on every row of the query and NULL on the one row it yields when the query yields
+// none.
+func (d Dataset) RowsSQL() string {
+	return "SELECT q.* FROM (SELECT) AS one LEFT JOIN (SELECT true AS cachewarm_row, q0.* FROM (\n" + d.SQL + "\n) AS q0) AS q ON true"
+}
+
 // Row returns the key parts and value of rows' current row, for [Assembler.Add]: an empty
-// prefix for no row at all (the warmer's statement yields one with NULLs when the query
-// yields none), a nil value for a NULL value, or, in a list, for a row whose first value
-// column is NULL (the key's list is empty). value is only valid until the next call. The
-// first call checks the result's columns.
+// prefix for no row at all, or for a row whose key cannot be built (a NULL placeholder
+// column: counted by [Decoder.Skipped]); a nil value for a NULL json value, or, in a list,
+// for a row whose value columns are all NULL (the key's list is empty). value is only valid
+// until the next call. The first call checks the result's columns.
 func (dec *Decoder) Row(rows pgx.Rows) (prefix, suffix string, value []byte, err error) {
 	if !dec.ready {
-		if err := dec.init(rows); err != nil {
+		var tm *pgtype.Map
+		if c := rows.Conn(); c != nil {
+			tm = c.TypeMap()
+		}
+		if err := dec.Init(rows.FieldDescriptions(), tm); err != nil {
 			return "", "", nil, err
 		}
 	}
@@ -187,44 +222,143 @@ func (dec *Decoder) Row(rows pgx.Rows) (prefix, suffix string, value []byte, err
 	if raw[0] == nil {
 		return "", "", nil, nil
 	}
-	prefix, suffix = string(raw[0]), string(raw[1])
-	switch {
-	case dec.enc == nil:
-		return prefix, suffix, raw[2], nil
-	case dec.d.List && raw[2] == nil: // a key whose list is empty
+	dec.row = raw[1:]
+	dec.nullKey = ""
+	suffix = dec.d.Key.Suffix(dec.segment)
+	if dec.nullKey != "" {
+		dec.skipped++
+		return "", "", nil, nil
+	}
+	prefix = dec.d.Key.Prefix
+	if dec.value == nil { // json
+		return prefix, suffix, dec.row[dec.jsonIdx], nil
+	}
+	dec.vals = dec.vals[:0]
+	empty := true
+	for _, i := range dec.valueIdx {
+		dec.vals = append(dec.vals, dec.row[i])
+		empty = empty && dec.row[i] == nil
+	}
+	if empty && dec.d.Value == ValueList {
 		return prefix, suffix, nil, nil
 	}
-	dec.buf, err = dec.enc.Append(dec.buf[:0], raw[2:])
+	dec.buf, err = dec.value.Append(dec.buf[:0], dec.vals)
 	return prefix, suffix, dec.buf, err
 }
 
-func (dec *Decoder) init(rows pgx.Rows) error {
-	fields := rows.FieldDescriptions()[dec.off:]
-	switch {
-	case dec.d.Objects && len(fields) < 3:
-		return fmt.Errorf("dataset %s: the query yields %d columns, want prefix, suffix and the value's columns", dec.d.Name, len(fields))
-	case dec.d.Objects:
-		var tm *pgtype.Map
-		if c := rows.Conn(); c != nil {
-			tm = c.TypeMap()
+// Skipped returns how many rows were left out because a key placeholder's column was NULL.
+func (dec *Decoder) Skipped() int { return dec.skipped }
+
+// segment renders placeholder name's column of the current row as a key segment: as the
+// text a JavaScript template literal would give the node-postgres value, escaped with
+// [cache.EscapeSegment] so that data cannot reach outside its segment.
+func (dec *Decoder) segment(name string) string {
+	i := dec.keyIdx[name]
+	raw := dec.row[dec.keyRaw[i]]
+	if raw == nil {
+		dec.nullKey = name
+		return ""
+	}
+	if dec.keyText[i] {
+		return cache.EscapeSegment(string(raw))
+	}
+	seg, err := dec.keyEnc.AppendValue(dec.seg[:0], i, raw)
+	if err != nil {
+		dec.nullKey = name
+		return ""
+	}
+	dec.seg = seg
+	if len(seg) >= 2 && seg[0] == '"' {
+		seg = seg[1 : len(seg)-1] // numbers as strings, dates, timestamps: no escapes inside
+	}
+	return cache.EscapeSegment(string(seg))
+}
+
+// Init checks the result's columns (from off on: the marker, then the query's) against the
+// dataset: every key placeholder is a column, every value column has a JSON rule, a json
+// dataset has a text or json column named value. tm decodes session-dependent text formats;
+// nil is pgx's default map. [Decoder.Row] calls it on the first row.
+func (dec *Decoder) Init(fields []pgconn.FieldDescription, tm *pgtype.Map) error {
+	d := dec.d
+	if len(fields) <= dec.off {
+		return fmt.Errorf("dataset %s: the result has no row marker column", d.Name)
+	}
+	cols := fields[dec.off+1:]
+	index := map[string]int{}
+	for i, f := range cols {
+		if _, dup := index[f.Name]; dup && (slices.Contains(d.Key.Placeholders(), f.Name) || !strings.HasPrefix(f.Name, "_")) {
+			return fmt.Errorf("dataset %s: the query yields column %q twice", d.Name, f.Name)
 		}
-		enc, err := pgjson.NewEncoder(fields[2:], tm)
-		if err != nil {
-			return fmt.Errorf("dataset %s: %w", dec.d.Name, err)
+		index[f.Name] = i
+	}
+	var keyFields []pgconn.FieldDescription
+	dec.keyIdx = map[string]int{}
+	for _, name := range d.Key.Placeholders() {
+		i, ok := index[name]
+		if !ok {
+			return fmt.Errorf("dataset %s: key placeholder {%s} is no column of the query (columns: %s)", d.Name, name, columnNames(cols))
 		}
-		dec.enc = enc
-	case len(fields) != 3:
-		return fmt.Errorf("dataset %s: the query yields %d columns, want prefix, suffix and value", dec.d.Name, len(fields))
+		dec.keyIdx[name] = len(keyFields)
+		dec.keyRaw = append(dec.keyRaw, i)
+		dec.keyText = append(dec.keyText, textOID(cols[i].DataTypeOID))
+		keyFields = append(keyFields, cols[i])
+	}
+	var err error
+	if dec.keyEnc, err = pgjson.NewEncoder(keyFields, tm); err != nil {
+		return fmt.Errorf("dataset %s: key: %w", d.Name, err)
+	}
+	if d.Value == ValueJSON {
+		i, ok := index["value"]
+		switch {
+		case !ok:
+			return fmt.Errorf("dataset %s: value json needs a column named value (columns: %s)", d.Name, columnNames(cols))
+		case !textOID(cols[i].DataTypeOID) && cols[i].DataTypeOID != pgtype.JSONOID:
+			return fmt.Errorf("dataset %s: column value has type OID %d: want text or json (jsonb's text form is not JSON.stringify's: cast it ::json or build it as text)", d.Name, cols[i].DataTypeOID)
+		}
+		dec.jsonIdx = i
+		dec.ready = true
+		return nil
+	}
+	var valueFields []pgconn.FieldDescription
+	for i, f := range cols {
+		if !strings.HasPrefix(f.Name, "_") {
+			dec.valueIdx = append(dec.valueIdx, i)
+			valueFields = append(valueFields, f)
+		}
+	}
+	if len(valueFields) == 0 {
+		return fmt.Errorf("dataset %s: the query yields no value column (columns starting with _ serve keys only)", d.Name)
+	}
+	if dec.value, err = pgjson.NewEncoder(valueFields, tm); err != nil {
+		return fmt.Errorf("dataset %s: %w", d.Name, err)
 	}
 	dec.ready = true
 	return nil
+}
+
+// textOID reports whether values of type oid are their text, in either format.
+func textOID(oid uint32) bool {
+	switch oid {
+	case pgtype.TextOID, pgtype.VarcharOID, pgtype.BPCharOID, pgtype.NameOID:
+		return true
+	}
+	return false
+}
+
+// columnNames lists cols' names for messages.
+func columnNames(cols []pgconn.FieldDescription) string {
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // Entries runs d's query for tenant through q and returns every entry it yields, lists and
 // pages included, in order; rows without a value (nothing to cache) are left out. It holds the
 // dataset in memory: the warmer streams instead, this is for verification and comparison.
 func (d Dataset) Entries(ctx context.Context, q Querier, tenant string) ([]Entry, error) {
-	rows, err := q.Query(ctx, d.SQL, tenant)
+	rows, err := q.Query(ctx, d.RowsSQL(), tenant)
 	if err != nil {
 		return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
 	}
@@ -240,11 +374,15 @@ func (d Dataset) Entries(ctx context.Context, q Querier, tenant string) ([]Entry
 		if err != nil {
 			return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
 		}
-		_ = asm.Add(prefix, suffix, value)
+		if err := asm.Add(prefix, suffix, value); err != nil {
+			return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
 	}
-	_ = asm.Close()
+	if err := asm.Close(); err != nil {
+		return nil, fmt.Errorf("query %s for %s: %w", d.Name, tenant, err)
+	}
 	return out, nil
 }

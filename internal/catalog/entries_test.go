@@ -13,7 +13,9 @@ import (
 
 func TestAssemblerBuildsPagesFromItems(t *testing.T) {
 	t.Parallel()
-	d := catalog.Dataset{Name: "things", Pages: catalog.Pages{Prefix: "x:things", Size: 2, Count: 3}}
+	pageKey, err := catalog.ParseTemplate("x:things:{tenant}:page:{n}:limit:{size}")
+	require.NoError(t, err)
+	d := catalog.Dataset{Name: "things", Value: catalog.ValueObject, Pages: catalog.Pages{Key: pageKey, Size: 2, Count: 3}}
 	for _, tt := range []struct {
 		name  string
 		items []string
@@ -60,7 +62,7 @@ func TestAssemblerBuildsPagesFromItems(t *testing.T) {
 	t.Run("lists gather each key's rows", func(t *testing.T) {
 		t.Parallel()
 		var got []string
-		asm := catalog.Dataset{Objects: true, List: true}.Assemble(func(prefix, suffix string, value []byte) error {
+		asm := catalog.Dataset{Value: catalog.ValueList}.Assemble(func(prefix, suffix string, value []byte) error {
 			got = append(got, prefix+"|"+suffix+"|"+string(value))
 			return nil
 		})
@@ -77,12 +79,33 @@ func TestAssemblerBuildsPagesFromItems(t *testing.T) {
 		require.Equal(t, []string{"x:list|f:1|[1,2]", "x:list|f:2|[]", "x:list|f:3|[3]"}, got)
 	})
 
-	t.Run("a list needs objects and no pages", func(t *testing.T) {
+	t.Run("a list whose rows of one key are apart is refused", func(t *testing.T) {
 		t.Parallel()
-		_, err := catalog.New([]catalog.Dataset{{Name: "l", Phase: catalog.PhaseHigh, List: true}})
-		require.ErrorContains(t, err, "a list needs Objects")
-		_, err = catalog.New([]catalog.Dataset{{Name: "p", Phase: catalog.PhaseHigh, Pages: catalog.Pages{Count: 2}}})
-		require.ErrorContains(t, err, "pages of 0 items")
+		asm := catalog.Dataset{Value: catalog.ValueList}.Assemble(func(string, string, []byte) error { return nil })
+		require.NoError(t, asm.Add("x:list", "f:1", []byte("1")))
+		require.NoError(t, asm.Add("x:list", "f:2", []byte("2")))
+		require.ErrorContains(t, asm.Add("x:list", "f:1", []byte("3")), "order the query by the key's columns")
+	})
+
+	t.Run("a list keyed by the tenant alone is [] without rows", func(t *testing.T) {
+		t.Parallel()
+		key, err := catalog.ParseTemplate("x:all:{tenant}:window:current")
+		require.NoError(t, err)
+		var got []string
+		asm := catalog.Dataset{Value: catalog.ValueList, Key: key}.Assemble(func(prefix, suffix string, value []byte) error {
+			got = append(got, prefix+"|"+suffix+"|"+string(value))
+			return nil
+		})
+		require.NoError(t, asm.Close())
+		require.Equal(t, []string{"x:all|window:current|[]"}, got)
+	})
+
+	t.Run("pages need objects and a size", func(t *testing.T) {
+		t.Parallel()
+		_, err := catalog.New([]catalog.Dataset{{Name: "p", Phase: catalog.PhaseHigh, Value: catalog.ValueList, Pages: catalog.Pages{Size: 2, Count: 2}}})
+		require.ErrorContains(t, err, "pages need value object")
+		_, err = catalog.New([]catalog.Dataset{{Name: "p", Phase: catalog.PhaseHigh, Value: catalog.ValueObject, Pages: catalog.Pages{Count: 2}}})
+		require.ErrorContains(t, err, "pages need value object and a size")
 	})
 
 	t.Run("an emit error stops the assembly", func(t *testing.T) {

@@ -102,6 +102,16 @@ func (e *Encoder) Append(dst []byte, values [][]byte) ([]byte, error) {
 	return append(dst, '}'), nil
 }
 
+// AppendValue appends to dst the JSON of one value of column i (nil is null), as Append
+// writes it inside an object.
+func (e *Encoder) AppendValue(dst []byte, i int, src []byte) ([]byte, error) {
+	if src == nil {
+		return append(dst, "null"...), nil
+	}
+	c := &e.cols[i]
+	return c.enc(e, dst, src, c)
+}
+
 var errLength = errors.New("unexpected binary length")
 
 func encText(_ *Encoder, dst, src []byte, _ *column) ([]byte, error) {

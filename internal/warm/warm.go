@@ -244,6 +244,9 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	if n := dec.Skipped(); n > 0 {
+		w.logger.WarnContext(ctx, "rows left out: a key placeholder's column is NULL", "tenant", t.String(), "dataset", d.Name, "rows", n)
+	}
 	if batch == nil {
 		res.Query = time.Since(queryStart)
 		return nil
@@ -285,11 +288,14 @@ WHERE NOT EXISTS (SELECT 1 FROM cachewarm.dataset_versions v WHERE v.tenant_id =
 ON CONFLICT (tenant_id, dataset) DO NOTHING`
 
 	// datasetSQL wraps a dataset query so the same statement (so the same snapshot) reads
-	// the tenant x dataset version. A query with no row still yields one (with no value), so
-	// the version is known and the dataset's keys can be pruned.
+	// the tenant x dataset version. A query with no row still yields one (its row marker
+	// NULL: see catalog.Dataset.Decoder), so the version is known and the dataset's keys can
+	// be pruned.
 	datasetSQL = `
 SELECT v.version, q.*
 FROM (SELECT coalesce((SELECT version FROM cachewarm.dataset_versions
                        WHERE tenant_id = $1::text AND dataset = $2::text), 0) AS version) AS v
-LEFT JOIN (%s) AS q ON true`
+LEFT JOIN (SELECT true AS cachewarm_row, q0.* FROM (
+%s
+) AS q0) AS q ON true`
 )

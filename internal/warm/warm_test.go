@@ -44,17 +44,15 @@ func setupProbe(t *testing.T) probeBundle {
 	t.Helper()
 	env := fixture.New(t, 1)
 	ctx := context.Background()
-	def, err := catalog.Default()
-	require.NoError(t, err)
-	cat, err := catalog.New(append(slices.Clone(def.All()), catalog.Dataset{
-		Name: "probe", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:probe:{t}"},
-		Tables: []string{"chart_of_accounts"},
-		SQL: `SELECT 'test:probe' AS prefix, '' AS suffix, to_json(a.name)::text AS value
+	cat := fixture.CatalogWith(t, map[string]string{"probe": `-- phase: critical
+-- ttl: 1h
+-- tables: chart_of_accounts
+-- key: test:probe:{tenant}
+-- value: json
+SELECT to_json(a.name)::text AS value
 FROM probe_delay d CROSS JOIN LATERAL (SELECT pg_sleep(d.seconds)) s
-JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = 1`,
-	}))
-	require.NoError(t, err)
-	_, err = env.Pool.Exec(ctx, `CREATE TABLE probe_delay (seconds float8 NOT NULL); INSERT INTO probe_delay VALUES (0)`)
+JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = 1`})
+	_, err := env.Pool.Exec(ctx, `CREATE TABLE probe_delay (seconds float8 NOT NULL); INSERT INTO probe_delay VALUES (0)`)
 	require.NoError(t, err)
 	_, err = migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
@@ -334,12 +332,8 @@ func TestFailedQueryDoesNotFailTheDatasetsAfterIt(t *testing.T) {
 	t.Parallel()
 	env := fixture.New(t, 1)
 	ctx := context.Background()
-	cat, err := catalog.New(append(slices.Clone(mustDefault(t).All()), catalog.Dataset{
-		Name: "broken", Phase: catalog.PhaseCritical, TTL: time.Hour, Keys: []string{"test:broken:{t}"},
-		SQL: `SELECT 'test:broken'::text AS prefix, ''::text AS suffix, (1 / (SELECT count(*) - count(*) FROM tenants WHERE id = $1::text))::text AS value`,
-	}))
-	require.NoError(t, err)
-	_, err = migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
+	cat := fixture.CatalogWith(t, map[string]string{"broken": fixture.BrokenDataset(catalog.PhaseCritical)})
+	_, err := migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
 
