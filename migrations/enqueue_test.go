@@ -64,7 +64,7 @@ func TestSQLEnqueueWarm(t *testing.T) {
 			{"glob tenant id", `SELECT cachewarm.enqueue_warm('a*')`, "22023", `invalid tenant id 'a*': want 1-64 characters from A-Z a-z 0-9 _ -`},
 			{"colon tenant id", `SELECT cachewarm.enqueue_warm('x:*')`, "22023", "invalid tenant id 'x:*'"},
 			{"null tenant id", `SELECT cachewarm.enqueue_warm(NULL)`, "22023", "invalid tenant id 'NULL'"},
-			{"unknown tenant", `SELECT cachewarm.enqueue_warm('t999')`, "P0002", "unknown tenant 't999': not in the tenants table, or not active"},
+			{"unknown tenant", `SELECT cachewarm.enqueue_warm('t999')`, "P0002", "unknown tenant 't999': not an active tenant (tenants.sql)"},
 			{"bad phase", `SELECT cachewarm.enqueue_warm('t001', ARRAY['critical', 'urgent'])`, "22023", "unknown phase 'urgent': want critical, high or medium"},
 			{"no phase", `SELECT cachewarm.enqueue_warm('t001', ARRAY[]::text[])`, "22023", "no phase given"},
 			{"null phases", `SELECT cachewarm.enqueue_warm('t001', NULL)`, "22023", "no phase given"},

@@ -86,7 +86,10 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog, logg
 		res.Own = append(res.Own, r.Source.Version)
 	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		res.Triggered, err = installTriggers(ctx, tx, cat)
+		if err := installTenants(ctx, tx, cat.Tenants()); err != nil {
+			return err
+		}
+		res.Triggered, err = installTriggers(ctx, tx, cat, logger)
 		return err
 	})
 	if err != nil {

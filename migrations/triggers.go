@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strings"
@@ -16,25 +17,80 @@ import (
 // migrate.
 const triggerPrefix = "cachewarm_change_"
 
+// feed is a source table of the catalog: its tenant column and the datasets it feeds.
+type feed struct {
+	column   string
+	datasets []string
+}
+
+// Feeds maps each table the catalog declares (as declared) to its tenant column and the
+// datasets it feeds. The tables of tenants.sql feed every dataset: a tenant row that changes
+// re-warms the tenant whole. A table declared with two tenant columns is an error.
+func feeds(cat *catalog.Catalog) (map[string]*feed, error) {
+	out := map[string]*feed{}
+	add := func(table, column, dataset, file string) error {
+		f, ok := out[table]
+		if !ok {
+			f = &feed{column: column}
+			out[table] = f
+		}
+		if f.column != column {
+			return fmt.Errorf("%s: table %s has tenant column %s here and %s in another file", file, table, column, f.column)
+		}
+		if !slices.Contains(f.datasets, dataset) {
+			f.datasets = append(f.datasets, dataset)
+		}
+		return nil
+	}
+	for _, d := range cat.All() {
+		for _, t := range d.Tables {
+			if err := add(t, d.TenantColumn, d.Name, d.File); err != nil {
+				return nil, err
+			}
+		}
+	}
+	tn := cat.Tenants()
+	for _, t := range tn.Tables {
+		for _, d := range cat.All() {
+			if err := add(t, tn.TenantColumn, d.Name, tn.File); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// installTenants replaces cachewarm.active_tenants() with tenants.sql's query.
+func installTenants(ctx context.Context, tx pgx.Tx, tn catalog.Tenants) error {
+	sql := fmt.Sprintf(`CREATE OR REPLACE FUNCTION cachewarm.active_tenants() RETURNS SETOF text
+LANGUAGE plpgsql STABLE AS $cachewarm_tenants$
+BEGIN
+    RETURN QUERY SELECT q.id::text FROM (
+%s
+    ) AS q(id);
+END
+$cachewarm_tenants$`, tn.SQL)
+	if _, err := tx.Exec(ctx, sql); err != nil {
+		return fmt.Errorf("install %s: %w", tn.File, err)
+	}
+	return nil
+}
+
 // installTriggers records the catalog in cachewarm.datasets and (re)creates the change
-// triggers on every source table that exists (resolved through the search_path). It returns
-// the tables it covered.
-func installTriggers(ctx context.Context, tx pgx.Tx, cat *catalog.Catalog) ([]string, error) {
+// triggers on every declared source table that exists, and on no other table. It returns the
+// tables it covered.
+func installTriggers(ctx context.Context, tx pgx.Tx, cat *catalog.Catalog, logger *slog.Logger) ([]string, error) {
 	if _, err := tx.Exec(ctx, `DELETE FROM cachewarm.datasets`); err != nil {
 		return nil, fmt.Errorf("sync datasets: %w", err)
 	}
-	feeds := map[string][]string{} // table -> datasets
 	for _, d := range cat.All() {
-		tables := d.Tables
-		if tables == nil {
-			tables = []string{} // a dataset no table feeds (pgx would send nil as NULL)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO cachewarm.datasets (name, phase, tables) VALUES ($1, $2, $3)`, d.Name, string(d.Phase), tables); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO cachewarm.datasets (name, phase, tables) VALUES ($1, $2, $3)`, d.Name, string(d.Phase), d.Tables); err != nil {
 			return nil, fmt.Errorf("sync dataset %s: %w", d.Name, err)
 		}
-		for _, t := range d.Tables {
-			feeds[t] = append(feeds[t], d.Name)
-		}
+	}
+	fs, err := feeds(cat)
+	if err != nil {
+		return nil, err
 	}
 
 	rows, err := tx.Query(ctx, `
@@ -54,27 +110,25 @@ FROM pg_trigger t WHERE t.tgname LIKE $1 || '%' AND NOT t.tgisinternal`, trigger
 	}
 
 	var covered []string
-	for _, table := range slices.Sorted(maps.Keys(feeds)) {
+	for _, table := range slices.Sorted(maps.Keys(fs)) {
+		f := fs[table]
 		var rel *string
-		var col string
+		var hasColumn bool
 		err := tx.QueryRow(ctx, `
 SELECT to_regclass($1)::text,
-       coalesce((SELECT a.attname::text FROM pg_attribute a
-        WHERE a.attrelid = to_regclass($1) AND a.attname IN ('tenant_id', 'id') AND NOT a.attisdropped
-        ORDER BY a.attname = 'tenant_id' DESC LIMIT 1), '')`, table).Scan(&rel, &col)
+       EXISTS (SELECT 1 FROM pg_attribute a
+               WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)`, table, f.column).Scan(&rel, &hasColumn)
 		if err != nil {
 			return nil, fmt.Errorf("look up table %s: %w", table, err)
 		}
 		if rel == nil {
-			continue // not created yet: the next migrate after seeding installs it
+			logger.WarnContext(ctx, "declared table does not exist: no change trigger on it until a migrate after it is created", "table", table)
+			continue
 		}
-		if col == "" {
-			return nil, fmt.Errorf("table %s has no tenant_id column", table)
+		if !hasColumn {
+			return nil, fmt.Errorf("table %s has no tenant column %s (set tenant-column in the dataset file)", table, f.column)
 		}
-		if table != "tenants" && col != "tenant_id" {
-			return nil, fmt.Errorf("table %s has no tenant_id column", table)
-		}
-		args := append([]string{col}, slices.Sorted(slices.Values(feeds[table]))...)
+		args := append([]string{f.column}, slices.Sorted(slices.Values(f.datasets))...)
 		quoted := make([]string, len(args))
 		for i, a := range args {
 			quoted[i] = "'" + strings.ReplaceAll(a, "'", "''") + "'"

@@ -1,8 +1,10 @@
 package workflows
 
 const (
-	activeTenantsSQL = `SELECT id FROM tenants WHERE active ORDER BY id`
-	knownTenantsSQL  = `SELECT id FROM tenants WHERE active AND id = ANY($1::text[]) ORDER BY id`
+	// The active tenants come from tenants.sql, which migrate installs as active_tenants().
+	activeTenantsSQL = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) ORDER BY t.id`
+	knownTenantsSQL  = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) WHERE t.id = ANY($1::text[]) ORDER BY t.id`
+	tenantExistsSQL  = `SELECT EXISTS (SELECT 1 FROM cachewarm.active_tenants() AS t(id) WHERE t.id = $1)`
 
 	// insertRunsSQL starts a run for each tenant that has no active one; the partial unique
 	// index workflow_runs_one_active makes concurrent starts for one tenant agree.

@@ -187,7 +187,7 @@ func (s *Service) resolveTenants(ctx context.Context, tx pgx.Tx, req Request) ([
 				missing = append(missing, id)
 			}
 		}
-		return nil, fmt.Errorf("%w: %v (not in the tenants table, or not active)", ErrUnknownTenant, missing)
+		return nil, fmt.Errorf("%w: %v (not an active tenant: see tenants.sql)", ErrUnknownTenant, missing)
 	}
 	return want, nil
 }
@@ -342,10 +342,23 @@ func (s *Service) refreshBusy(ctx context.Context, tx pgx.Tx, client *river.Clie
 	return nil
 }
 
+// ActiveTenants returns the ids of the active tenants (tenants.sql), in order.
+func (s *Service) ActiveTenants(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, activeTenantsSQL)
+	if err != nil {
+		return nil, fmt.Errorf("list active tenants: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list active tenants: %w", err)
+	}
+	return ids, nil
+}
+
 // TenantExists reports whether id is an active tenant.
 func (s *Service) TenantExists(ctx context.Context, id string) (bool, error) {
 	var ok bool
-	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1 AND active)`, id).Scan(&ok); err != nil {
+	if err := s.pool.QueryRow(ctx, tenantExistsSQL, id).Scan(&ok); err != nil {
 		return false, fmt.Errorf("look up tenant %s: %w", id, err)
 	}
 	return ok, nil

@@ -35,7 +35,7 @@ func Run(ctx context.Context, args []string, lookup func(string) (string, bool),
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(app.migrateCmd(), app.workerCmd(), app.warmCmd(), app.invalidateCmd(), app.statusCmd(), app.seedCmd(), app.demoCmd())
+	root.AddCommand(app.migrateCmd(), app.workerCmd(), app.warmCmd(), app.invalidateCmd(), app.statusCmd(), app.seedCmd(), app.demoCmd(), app.datasetsCmd())
 	err := root.ExecuteContext(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "cachewarm:", err)
@@ -78,10 +78,12 @@ func insertClient(pool *pgxpool.Pool, logger *slog.Logger) (*river.Client[pgx.Tx
 	return c, nil
 }
 
-func mustCatalog() (*catalog.Catalog, error) {
-	c, err := catalog.Default()
+// openCatalog loads the datasets directory cfg names (the built-in demo datasets when none).
+// A broken file is refused with every problem as file:line: message.
+func openCatalog(cfg config.Config) (*catalog.Catalog, error) {
+	c, err := catalog.Open(cfg.DatasetsDir)
 	if err != nil {
-		return nil, fmt.Errorf("dataset catalog: %w", err)
+		return nil, fmt.Errorf("datasets:\n%w", err)
 	}
 	return c, nil
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/workflows"
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 )
 
@@ -34,7 +33,11 @@ func (a *app) invalidateCmd() *cobra.Command {
 				}
 				parsed = append(parsed, t)
 			}
-			cat, err := mustCatalog()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			cat, err := openCatalog(cfg)
 			if err != nil {
 				return err
 			}
@@ -52,13 +55,9 @@ func (a *app) invalidateCmd() *cobra.Command {
 			defer rdb.Close()
 			svc := workflows.New(pool, a.logger())
 			if allTenants {
-				rows, err := pool.Query(ctx, `SELECT id FROM tenants WHERE active ORDER BY id`)
+				ids, err := svc.ActiveTenants(ctx)
 				if err != nil {
-					return fmt.Errorf("list tenants: %w", err)
-				}
-				ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-				if err != nil {
-					return fmt.Errorf("list tenants: %w", err)
+					return err
 				}
 				for _, id := range ids {
 					t, err := cache.ParseTenant(id)
@@ -74,7 +73,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 						return err
 					}
 					if !ok {
-						return fmt.Errorf("%w: %q (not in the tenants table, or not active)", workflows.ErrUnknownTenant, t)
+						return fmt.Errorf("%w: %q (not an active tenant: see tenants.sql)", workflows.ErrUnknownTenant, t)
 					}
 				}
 			}

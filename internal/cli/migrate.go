@@ -14,16 +14,20 @@ func (a *app) migrateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			cfg, err := a.config()
+			if err != nil {
+				return err
+			}
+			cat, err := openCatalog(cfg)
+			if err != nil {
+				return err
+			}
 			_, pool, rdb, err := a.connect(ctx, 2)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
 			defer rdb.Close()
-			cat, err := mustCatalog()
-			if err != nil {
-				return err
-			}
 			res, err := migrations.Migrate(ctx, pool, cat, a.logger())
 			if err != nil {
 				return err

@@ -23,7 +23,7 @@ func (a *app) workerCmd() *cobra.Command {
 			}
 			defer pool.Close()
 			defer rdb.Close()
-			cat, err := mustCatalog()
+			cat, err := openCatalog(cfg)
 			if err != nil {
 				return err
 			}

@@ -73,6 +73,9 @@ type Config struct {
 	// APIToken is the bearer token mutations need (CACHEWARM_API_TOKEN); empty means loopback
 	// clients only.
 	APIToken string
+	// DatasetsDir is the directory of dataset files (CACHEWARM_DATASETS_DIR); empty means the
+	// demo datasets built into the binary.
+	DatasetsDir string
 	// HashTags wraps tenant ids in Redis Cluster hash tags in keys (CACHEWARM_KEY_HASH_TAGS).
 	HashTags bool
 	// Workers is how many warm jobs one process runs at once (CACHEWARM_WORKERS, default 8).
@@ -159,6 +162,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		RefreshMedium:   cmp.Or(get("CACHE_REFRESH_MEDIUM"), DefaultRefreshMedium),
 		HTTPAddr:        cmp.Or(get("HTTP_ADDR"), DefaultHTTPAddr),
 		APIToken:        get("CACHEWARM_API_TOKEN"),
+		DatasetsDir:     get("CACHEWARM_DATASETS_DIR"),
 		HashTags:        boolean("CACHEWARM_KEY_HASH_TAGS", false),
 		Workers:         positive("CACHEWARM_WORKERS", 8),
 		ChangeWorkers:   positive("CACHEWARM_CHANGE_WORKERS", 4),
@@ -299,6 +303,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("value_format", c.ValueFormat.String()),
 		slog.String("http", c.HTTPAddr),
 		slog.Bool("api_token_set", c.APIToken != ""),
+		slog.String("datasets_dir", cmp.Or(c.DatasetsDir, "(built in)")),
 		slog.Int("workers", c.Workers),
 		slog.Duration("job_timeout", c.JobTimeout),
 		slog.Duration("rescue_after", c.RescueAfter),
