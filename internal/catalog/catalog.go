@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
 )
 
 // Phase is a warm phase. Phases run in order: critical, then high, then medium.
