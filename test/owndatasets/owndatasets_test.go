@@ -6,9 +6,11 @@ package owndatasets
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -190,4 +192,48 @@ func TestOwnSchemaIsWarmedAndKeptFreshFromFilesAlone(t *testing.T) {
 		v, _ := env.Redis.Get(ctx, "purch:supplier:initech:supplierId:1").Result()
 		return v == `{"id":"1","name":"Closed Co","rating":"1.0","onboarded":null,"updatedAt":"2025-01-01T00:00:00.000Z"}`
 	}, 20*time.Second, 20*time.Millisecond, "the new tenant is warmed")
+}
+
+func TestDatasetsCheckNamesFileAndLine(t *testing.T) {
+	t.Parallel()
+	env, _, _ := setup(t)
+	ctx := context.Background()
+	good := files["suppliers.sql"]
+	for _, tt := range []struct {
+		name, text string
+		atLoad     bool // found by reading the files, before the database
+		line       int
+		msg        string
+	}{
+		{"unknown field", "-- phase: high\n-- ttl: 1h\n-- colour: blue\n" + good[len("-- Suppliers, one key each, and pages of two.\n-- phase: high\n-- ttl: 12h\n"):], true, 3, `unknown header field "colour"`},
+		{"missing field", "-- phase: high\n-- ttl: 1h\n-- tables: purchasing.suppliers\n-- value: json\nSELECT '1' AS value\n", true, 1, `header field "key" is missing`},
+		{"field twice", "-- phase: high\n-- phase: medium\n-- ttl: 1h\n-- tables: t\n-- key: a:b:{tenant}\n-- value: json\nSELECT '1' AS value\n", true, 2, `header field "phase" given twice`},
+		{"bad phase", "-- phase: urgent\n-- ttl: 1h\n-- tables: t\n-- key: a:b:{tenant}\n-- value: json\nSELECT '1' AS value\n", true, 1, `unknown phase "urgent"`},
+		{"bad ttl", "-- phase: high\n-- ttl: soon\n-- tables: t\n-- key: a:b:{tenant}\n-- value: json\nSELECT '1' AS value\n", true, 2, `ttl "soon"`},
+		{"bad key", "-- phase: high\n-- ttl: 1h\n-- tables: t\n-- key: a:b:x{tenant}\n-- value: json\nSELECT '1' AS value\n", true, 4, `{tenant} must follow`},
+		{"placeholder is no column", strings.Replace(good, "{id}", "{supplierId}", 1), false, 6, "key placeholder {supplierId} is no column"},
+		{"type without a JSON rule", strings.Replace(good, `s.name AS "name"`, `gen_random_uuid() AS "name"`, 1), false, 9, `column "name" has type OID 2950`},
+		{"missing table", strings.Replace(good, "-- tables: purchasing.suppliers", "-- tables: purchasing.vendors", 1), false, 4, "table purchasing.vendors does not exist"},
+		{"missing tenant column", strings.Replace(good, "-- tenant-column: company_id", "-- tenant-column: tenant_id", 1), false, 4, "has no tenant column tenant_id"},
+		{"failing query", strings.Replace(good, "ORDER BY s.supplier_id", "ORDER BY s.no_such_column", 1), false, 11, `column s.no_such_column does not exist`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "tenants.sql"), []byte(files["tenants.sql"]), 0o644))
+			file := filepath.Join(dir, "broken.sql")
+			require.NoError(t, os.WriteFile(file, []byte(tt.text), 0o644))
+			cat, err := catalog.Open(dir)
+			if !tt.atLoad {
+				require.NoError(t, err)
+				err = catalog.Check(ctx, env.Pool, cat)
+			}
+			var probs catalog.Problems
+			require.ErrorAs(t, err, &probs)
+			require.Len(t, probs, 1, "%v", err)
+			require.Equal(t, file, probs[0].File)
+			require.Equal(t, tt.line, probs[0].Line, "%v", err)
+			require.Contains(t, probs[0].Msg, tt.msg)
+			require.Contains(t, err.Error(), fmt.Sprintf("%s:%d: ", file, tt.line))
+		})
+	}
 }
