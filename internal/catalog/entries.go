@@ -313,7 +313,7 @@ func (dec *Decoder) Init(fields []pgconn.FieldDescription, tm *pgtype.Map) error
 		case !ok:
 			return fmt.Errorf("dataset %s: value json needs a column named value (columns: %s)", d.Name, columnNames(cols))
 		case !textOID(cols[i].DataTypeOID) && cols[i].DataTypeOID != pgtype.JSONOID:
-			return fmt.Errorf("dataset %s: column value has type OID %d: want text or json (jsonb's text form is not JSON.stringify's: cast it ::json or build it as text)", d.Name, cols[i].DataTypeOID)
+			return fmt.Errorf("dataset %s: column value has type OID %d: want text or json (jsonb keeps its own spacing, even cast to json: build the value as text, e.g. row_to_json(x)::text)", d.Name, cols[i].DataTypeOID)
 		}
 		dec.jsonIdx = i
 		dec.ready = true

@@ -3,6 +3,8 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cachewarm/cachewarm/internal/cli"
@@ -87,4 +89,27 @@ func TestRefusesBadInput(t *testing.T) {
 			require.Contains(t, stderr, tt.want, "the error is reported on stderr")
 		})
 	}
+}
+
+func TestBrokenDatasetsDirectoryIsRefusedBeforeAnythingIsTouched(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "things.sql"), []byte("-- phase: soon\n-- ttl: 1h\n-- tables: t\n-- key: x:things:{tenant}\n-- value: json\nSELECT '[]' AS value\n"), 0o644))
+	// No database or Redis at these addresses: a command that got past the files would fail
+	// differently.
+	env := map[string]string{"CACHEWARM_DATASETS_DIR": dir, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none", "REDIS_URL": "redis://127.0.0.1:1"}
+	for _, cmd := range [][]string{{"migrate"}, {"worker"}, {"datasets"}, {"datasets", "check"}} {
+		_, stderr, err := run(t, env, cmd...)
+		require.Error(t, err, cmd)
+		require.Contains(t, stderr, filepath.Join(dir, "things.sql")+`:1: unknown phase "soon"`, cmd)
+	}
+
+	good := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(good, "things.sql"), []byte("-- phase: high\n-- ttl: 1h\n-- tables: t\n-- key: x:things:{tenant}\n-- value: json\nSELECT '[]' AS value\n"), 0o644))
+	env["CACHEWARM_DATASETS_DIR"] = good
+	out, _, err := run(t, env, "datasets")
+	require.NoError(t, err)
+	require.Contains(t, out, "things")
+	require.Contains(t, out, "x:things:{t}")
+	require.Contains(t, out, "t(tenant_id)")
 }

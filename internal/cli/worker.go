@@ -17,16 +17,16 @@ func (a *app) workerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cat, err := openCatalog(cfg)
+			if err != nil {
+				return err
+			}
 			pool, rdb, err := config.ConnectWorker(ctx, cfg)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
 			defer rdb.Close()
-			cat, err := openCatalog(cfg)
-			if err != nil {
-				return err
-			}
 			logger := a.logger()
 			w, err := worker.New(worker.Deps{Config: cfg, Pool: pool, Redis: rdb, Catalog: cat, Logger: logger})
 			if err != nil {

@@ -13,7 +13,7 @@
 // Other types are refused when the encoder is built, so a query never silently produces a
 // value a NestJS reader would not have cached itself. Building the JSON here instead of with
 // row_to_json and to_char in the query took about a third of a 1,000-tenant warm's CPU off
-// the database (see the README's Benchmarks).
+// the database (see docs/benchmarks.md).
 package pgjson
 
 import (
