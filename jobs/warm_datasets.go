@@ -67,6 +67,20 @@ func (w *WarmDatasetsWorker) Work(ctx context.Context, job *river.Job[WarmDatase
 	if err != nil {
 		return river.JobCancel(err)
 	}
+	active, err := w.warmer.TenantActive(ctx, t)
+	if err != nil {
+		return err
+	}
+	if !active {
+		// The tenant went (tenants.sql no longer lists it), or never was: its keys of these
+		// datasets go too, rather than being written for no reader.
+		res, err := w.warmer.Invalidate(ctx, t, job.Args.Datasets, false, "")
+		if err != nil {
+			return err
+		}
+		w.logger.InfoContext(ctx, "tenant not active: keys removed instead of re-warmed", "tenant", t.String(), "datasets", job.Args.Datasets, "keys", res.Deleted)
+		return nil
+	}
 	results, err := w.warmer.Datasets(ctx, t, job.Args.Datasets)
 	if stopping(ctx) {
 		return river.JobSnooze(0) // cancelled by a shutdown: not a failure

@@ -44,6 +44,17 @@ func (w *Warmer) Invalidate(ctx context.Context, t cache.Tenant, names []string,
 	return res, nil
 }
 
+// TenantActive reports whether tenants.sql lists t as active (through
+// cachewarm.active_tenants(), which migrate installs from it).
+func (w *Warmer) TenantActive(ctx context.Context, t cache.Tenant) (bool, error) {
+	var ok bool
+	err := w.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cachewarm.active_tenants() AS a(id) WHERE a.id = $1)`, t.String()).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("look up tenant %s: %w", t, err)
+	}
+	return ok, nil
+}
+
 // Enqueue queues a re-warm job (jobs.WarmDatasetsArgs) for each named dataset of t unless
 // one is already waiting, through the same SQL function the change triggers use, and returns
 // how many it queued.

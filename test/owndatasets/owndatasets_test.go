@@ -192,6 +192,17 @@ func TestOwnSchemaIsWarmedAndKeptFreshFromFilesAlone(t *testing.T) {
 		v, _ := env.Redis.Get(ctx, "purch:supplier:initech:supplierId:1").Result()
 		return v == `{"id":"1","name":"Closed Co","rating":"1.0","onboarded":null,"updatedAt":"2025-01-01T00:00:00.000Z"}`
 	}, 20*time.Second, 20*time.Millisecond, "the new tenant is warmed")
+
+	// A company that stops being active has its keys removed, and only its.
+	_, err = env.Pool.Exec(ctx, `UPDATE crm.companies SET status = 'closed' WHERE company_id = 'acme'`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		keys, _ := env.Redis.Keys(ctx, "*:acme:*").Result()
+		return len(keys) == 0
+	}, 20*time.Second, 20*time.Millisecond, "the departed tenant's keys are removed")
+	n, err := env.Redis.Exists(ctx, "purch:suppliers:globex:page:1:limit:2", "purch:supplier:initech:supplierId:1").Result()
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n, "the other tenants keep theirs")
 }
 
 func TestDatasetsCheckNamesFileAndLine(t *testing.T) {
