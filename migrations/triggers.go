@@ -109,15 +109,22 @@ FROM pg_trigger t WHERE t.tgname LIKE $1 || '%' AND NOT t.tgisinternal`, trigger
 		}
 	}
 
+	if _, err := tx.Exec(ctx, `DELETE FROM cachewarm.capture_tables`); err != nil {
+		return nil, fmt.Errorf("sync captured tables: %w", err)
+	}
+	if err := installCaptureFunctions(ctx, tx, fs); err != nil {
+		return nil, err
+	}
 	var covered []string
 	for _, table := range slices.Sorted(maps.Keys(fs)) {
 		f := fs[table]
 		var rel *string
+		var relid uint32
 		var hasColumn bool
 		err := tx.QueryRow(ctx, `
-SELECT to_regclass($1)::text,
+SELECT to_regclass($1)::text, coalesce(to_regclass($1)::oid, 0),
        EXISTS (SELECT 1 FROM pg_attribute a
-               WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)`, table, f.column).Scan(&rel, &hasColumn)
+               WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)`, table, f.column).Scan(&rel, &relid, &hasColumn)
 		if err != nil {
 			return nil, fmt.Errorf("look up table %s: %w", table, err)
 		}
@@ -128,24 +135,101 @@ SELECT to_regclass($1)::text,
 		if !hasColumn {
 			return nil, fmt.Errorf("table %s has no tenant column %s (set tenant-column in the dataset file)", table, f.column)
 		}
-		args := append([]string{f.column}, slices.Sorted(slices.Values(f.datasets))...)
-		quoted := make([]string, len(args))
-		for i, a := range args {
-			quoted[i] = "'" + strings.ReplaceAll(a, "'", "''") + "'"
-		}
-		for _, ev := range []struct{ op, ref string }{
-			{"INSERT", "NEW TABLE AS new_rows"},
-			{"UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"},
-			{"DELETE", "OLD TABLE AS old_rows"},
+		fn := captureFunction(f.column)
+		for _, ev := range []struct{ op, ref, fn string }{
+			{"INSERT", "REFERENCING NEW TABLE AS new_rows", fn},
+			{"UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows", fn},
+			{"DELETE", "REFERENCING OLD TABLE AS old_rows", fn},
+			{"TRUNCATE", "", truncateFunction},
 		} {
 			name := triggerPrefix + strings.ToLower(ev.op)
-			sql := fmt.Sprintf(`CREATE TRIGGER %s AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION cachewarm.source_changed(%s)`,
-				pgx.Identifier{name}.Sanitize(), ev.op, *rel, ev.ref, strings.Join(quoted, ", "))
+			sql := fmt.Sprintf(`CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s()`,
+				pgx.Identifier{name}.Sanitize(), ev.op, *rel, ev.ref, ev.fn)
 			if _, err := tx.Exec(ctx, sql); err != nil {
 				return nil, fmt.Errorf("create %s trigger on %s: %w", ev.op, table, err)
 			}
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO cachewarm.capture_tables (relid, name, tenant_column, datasets) VALUES ($1, $2, $3, $4)
+ON CONFLICT (relid) DO UPDATE SET datasets = (SELECT array_agg(DISTINCT d ORDER BY d) FROM unnest(cachewarm.capture_tables.datasets || excluded.datasets) AS d)`,
+			relid, *rel, f.column, slices.Sorted(slices.Values(f.datasets))); err != nil {
+			return nil, fmt.Errorf("record captured table %s: %w", table, err)
+		}
 		covered = append(covered, *rel)
 	}
 	return covered, nil
+}
+
+// truncateFunction is the trigger function of every captured table's TRUNCATE trigger.
+const truncateFunction = "cachewarm.capture_truncate"
+
+// captureFunction names the change trigger function of tables whose tenant column is column.
+func captureFunction(column string) string {
+	return "cachewarm." + pgx.Identifier{"capture_" + column}.Sanitize()
+}
+
+// installCaptureFunctions (re)creates the trigger functions the tables of fs need, one per
+// tenant column, and drops those no table needs any more.
+//
+// Each runs inside the ERP writer's transaction, so it does the least that can be done
+// there: one INSERT of the distinct tenants the statement touched (read once from its
+// transition tables, so a 10,000-row statement appends one row per tenant) into
+// cachewarm.changes, which has no index, no unique key and no row two writers could both
+// need. It runs with the rights of the role that ran migrate (SECURITY DEFINER, with a pinned
+// search_path), so the ERP's own role needs no right on schema cachewarm.
+func installCaptureFunctions(ctx context.Context, tx pgx.Tx, fs map[string]*feed) error {
+	const body = `CREATE OR REPLACE FUNCTION %[1]s() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $cachewarm_capture$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO cachewarm.changes (relid, tenant_id)
+        SELECT DISTINCT TG_RELID, n.%[2]s::text FROM new_rows n WHERE n.%[2]s IS NOT NULL;
+    ELSIF TG_OP = 'DELETE' THEN
+        INSERT INTO cachewarm.changes (relid, tenant_id)
+        SELECT DISTINCT TG_RELID, o.%[2]s::text FROM old_rows o WHERE o.%[2]s IS NOT NULL;
+    ELSE
+        INSERT INTO cachewarm.changes (relid, tenant_id)
+        SELECT TG_RELID, n.%[2]s::text FROM new_rows n WHERE n.%[2]s IS NOT NULL
+        UNION
+        SELECT TG_RELID, o.%[2]s::text FROM old_rows o WHERE o.%[2]s IS NOT NULL;
+    END IF;
+    RETURN NULL;
+END
+$cachewarm_capture$`
+	keep := []string{"capture_truncate"} // names in schema cachewarm
+	columns := map[string]bool{}
+	for _, f := range fs {
+		columns[f.column] = true
+	}
+	for _, col := range slices.Sorted(maps.Keys(columns)) {
+		fn := captureFunction(col)
+		if _, err := tx.Exec(ctx, fmt.Sprintf(body, fn, pgx.Identifier{col}.Sanitize())); err != nil {
+			return fmt.Errorf("create change trigger function for tenant column %s: %w", col, err)
+		}
+		keep = append(keep, "capture_"+col)
+	}
+	if _, err := tx.Exec(ctx, `CREATE OR REPLACE FUNCTION `+truncateFunction+`() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $cachewarm_capture$
+BEGIN
+    INSERT INTO cachewarm.changes (relid, tenant_id) VALUES (TG_RELID, NULL);
+    RETURN NULL;
+END
+$cachewarm_capture$`); err != nil {
+		return fmt.Errorf("create truncate trigger function: %w", err)
+	}
+	rows, err := tx.Query(ctx, `
+SELECT format('DROP FUNCTION %s()', p.oid::regproc) FROM pg_proc p
+WHERE p.pronamespace = 'cachewarm'::regnamespace AND p.proname LIKE 'capture\_%' AND NOT p.proname = ANY($1::text[])`, keep)
+	if err != nil {
+		return fmt.Errorf("find unused change trigger functions: %w", err)
+	}
+	drops, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("find unused change trigger functions: %w", err)
+	}
+	for _, d := range drops {
+		if _, err := tx.Exec(ctx, d); err != nil {
+			return fmt.Errorf("drop unused change trigger function: %w", err)
+		}
+	}
+	return nil
 }

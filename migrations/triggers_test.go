@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
 	"github.com/cachewarm/cachewarm/migrations"
@@ -68,9 +69,18 @@ WHERE tenant_id = 't001' AND code = (SELECT min(code) FROM chart_of_accounts WHE
 	require.Zero(t, n, "t002 did not change: nothing is warmed for it")
 }
 
+// collect runs the change collector once, as a worker's does every few milliseconds: the
+// changes the triggers appended become version bumps and re-warm jobs.
+func collect(t *testing.T, pool *pgxpool.Pool) []capture.Tenant {
+	t.Helper()
+	tenants, err := capture.Collect(context.Background(), pool)
+	require.NoError(t, err)
+	return tenants
+}
+
 func TestTriggersEnqueueOncePerTenantAndDataset(t *testing.T) {
 	t.Parallel()
-	env := fixture.New(t, 3) // no worker: jobs stay in the table to be counted
+	env := fixture.New(t, 3) // no worker: the test collects, and jobs stay in the table to be counted
 	ctx := context.Background()
 	pool := env.Pool
 
@@ -78,6 +88,7 @@ func TestTriggersEnqueueOncePerTenantAndDataset(t *testing.T) {
 		before := version(t, pool, "t001", "materials")
 		tag, err := pool.Exec(ctx, `UPDATE materials SET name = name || ' (bulk)' WHERE tenant_id = 't001'`)
 		require.NoError(t, err)
+		collect(t, pool)
 		require.GreaterOrEqual(t, tag.RowsAffected(), int64(2000))
 		require.Equal(t, 1, rewarmJobs(t, pool, "t001", "materials"), "one job for 2,000+ rows")
 		require.Equal(t, 1, rewarmJobs(t, pool, "t001", "kit_definitions"), "kits read materials too")
@@ -91,11 +102,13 @@ func TestTriggersEnqueueOncePerTenantAndDataset(t *testing.T) {
 			require.NoError(t, err)
 		}
 		require.NoError(t, tx.Commit(ctx))
+		collect(t, pool)
 		require.Equal(t, 1, rewarmJobs(t, pool, "t002", "materials"), "one job for 200 statements in one transaction")
 
 		// A later change while that job still waits adds nothing.
 		_, err = pool.Exec(ctx, `UPDATE materials SET name = name || '!' WHERE tenant_id = 't001' AND id = 1`)
 		require.NoError(t, err)
+		collect(t, pool)
 		require.Equal(t, 1, rewarmJobs(t, pool, "t001", "materials"))
 	})
 
@@ -105,6 +118,7 @@ INSERT INTO crm_pipeline_stages
 SELECT (jsonb_populate_record(s, jsonb_build_object('id', s.id + 1000))).*
 FROM crm_pipeline_stages s WHERE tenant_id = 't003' ORDER BY id LIMIT 1`)
 		require.NoError(t, err)
+		collect(t, pool)
 		require.Equal(t, 1, rewarmJobs(t, pool, "t003", "pipeline_stages"), "INSERT fires")
 
 		// Let the waiting job go (as a worker would take it), so the DELETE needs its own.
@@ -114,6 +128,7 @@ WHERE kind = 'cachewarm.warm_datasets' AND args ->> 'tenant_id' = 't003'`)
 		before := version(t, pool, "t003", "pipeline_stages")
 		tag, err := pool.Exec(ctx, `DELETE FROM crm_pipeline_stages WHERE tenant_id = 't003' AND id = (SELECT max(id) FROM crm_pipeline_stages WHERE tenant_id = 't003')`)
 		require.NoError(t, err)
+		collect(t, pool)
 		require.EqualValues(t, 1, tag.RowsAffected())
 		require.Equal(t, 2, rewarmJobs(t, pool, "t003", "pipeline_stages"), "DELETE fires")
 		require.Greater(t, version(t, pool, "t003", "pipeline_stages"), before)
@@ -121,6 +136,7 @@ WHERE kind = 'cachewarm.warm_datasets' AND args ->> 'tenant_id' = 't003'`)
 		// A statement that changes no row enqueues nothing.
 		_, err = pool.Exec(ctx, `DELETE FROM crm_pipeline_stages WHERE tenant_id = 'nobody'`)
 		require.NoError(t, err)
+		collect(t, pool)
 		require.Zero(t, tenantJobs(t, pool, "nobody"))
 	})
 
@@ -129,6 +145,7 @@ WHERE kind = 'cachewarm.warm_datasets' AND args ->> 'tenant_id' = 't003'`)
 		v := version(t, pool, "t003", "chart_of_accounts")
 		_, err := pool.Exec(ctx, `UPDATE chart_of_accounts SET name = name || '*' WHERE tenant_id = 't002'`)
 		require.NoError(t, err)
+		collect(t, pool)
 		require.Equal(t, jobsBefore, tenantJobs(t, pool, "t003"), "a change of t002 queues nothing for t003")
 		require.Equal(t, v, version(t, pool, "t003", "chart_of_accounts"), "nor bumps its version")
 		for _, d := range []string{"chart_of_accounts", "trial_balance", "gl_balances"} {
@@ -138,6 +155,7 @@ WHERE kind = 'cachewarm.warm_datasets' AND args ->> 'tenant_id' = 't003'`)
 		// One statement over two tenants: one job per tenant x dataset.
 		_, err = pool.Exec(ctx, `UPDATE exchange_rates SET rate = rate WHERE tenant_id IN ('t001', 't003')`)
 		require.NoError(t, err)
+		collect(t, pool)
 		require.Equal(t, 1, rewarmJobs(t, pool, "t001", "exchange_rates"))
 		require.Equal(t, 1, rewarmJobs(t, pool, "t003", "exchange_rates"))
 		require.Zero(t, rewarmJobs(t, pool, "t002", "exchange_rates"))
@@ -152,6 +170,7 @@ WHERE kind = 'cachewarm.warm_datasets' AND args ->> 'tenant_id' = 't003'`)
 		_, err = tx.Exec(ctx, `UPDATE vendors SET name = name || '~' WHERE tenant_id = 't003' AND id = 2`)
 		require.NoError(t, err)
 		require.NoError(t, tx.Commit(ctx))
+		collect(t, pool)
 		require.Equal(t, 1, rewarmJobs(t, pool, "t003", "vendors"), "its own waiting job still covers the second statement")
 	})
 }
@@ -174,13 +193,15 @@ SELECT count(*)::text AS value FROM vendors WHERE tenant_id = $1::text`})
 	res, err := migrations.Migrate(ctx, pool, cat, logger)
 	require.NoError(t, err)
 	require.Contains(t, res.Triggered, "vendor_notes")
-	require.Len(t, triggersOn(t, pool, "vendor_notes"), 3, "INSERT, UPDATE and DELETE")
+	require.Len(t, triggersOn(t, pool, "vendor_notes"), 4, "INSERT, UPDATE, DELETE and TRUNCATE")
 
 	_, err = pool.Exec(ctx, `INSERT INTO vendor_notes VALUES ('t001', 1, 'call back')`)
 	require.NoError(t, err)
+	collect(t, pool)
 	require.Equal(t, 1, rewarmJobs(t, pool, "t001", "vendor_digest"), "the new table's trigger")
 	_, err = pool.Exec(ctx, `UPDATE vendors SET name = name WHERE tenant_id = 't001' AND id = 1`)
 	require.NoError(t, err)
+	collect(t, pool)
 	require.Equal(t, 1, rewarmJobs(t, pool, "t001", "vendors"), "an existing table's trigger feeds the old datasets")
 	require.Equal(t, 1, rewarmJobs(t, pool, "t001", "vendor_digest"), "and the new one (deduplicated with the waiting job)")
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/httpapi"
 	"github.com/cachewarm/cachewarm/internal/metrics"
@@ -226,8 +227,16 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 		}
 	}
 
+	collector := capture.NewCollector(w.pool, cmp.Or(w.cfg.ChangePoll, config.DefaultChangePoll), w.logger)
+	collector.Observe = w.metrics.ObserveCollected
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		_ = collector.Run(ctx)
+	}()
 	go w.logStats(ctx, 5*time.Minute)
 	<-ctx.Done()
+	<-collected
 	return w.stop(srv)
 }
 

@@ -41,6 +41,10 @@ const (
 // thousand keys in well under a second, so a minute is ample.
 const DefaultJobTimeout = time.Minute
 
+// DefaultChangePoll is how often the change collector looks for changes by default: a read
+// of an empty table costs microseconds, and the wait it adds averages half of it.
+const DefaultChangePoll = 5 * time.Millisecond
+
 // rescueMargin is how much longer than the job timeout a job may stay running before it is
 // rescued as stuck. With the defaults, a killed worker's job is rescued 75 s after it started
 // at the earliest and, River's rescuer running every 30 s, within 105 s at the latest: under
@@ -94,6 +98,9 @@ type Config struct {
 	// 15s, at least JobTimeout). River's rescuer looks every 30 s and leadership passes on
 	// within about 15 s, so a killed worker's jobs run again within RescueAfter + 30 s.
 	RescueAfter time.Duration
+	// ChangePoll is how often the change collector looks for changes the triggers appended
+	// (CACHEWARM_CHANGE_POLL, default 5ms): half of it is the average wait a change adds.
+	ChangePoll time.Duration
 }
 
 // Redis is where and how to reach Redis.
@@ -203,6 +210,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	c.JobTimeout = duration("CACHEWARM_JOB_TIMEOUT", DefaultJobTimeout)
 	c.RescueAfter = duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
+	c.ChangePoll = duration("CACHEWARM_CHANGE_POLL", DefaultChangePoll)
 	if c.RescueAfter < c.JobTimeout {
 		bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
 	}
@@ -307,6 +315,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("workers", c.Workers),
 		slog.Duration("job_timeout", c.JobTimeout),
 		slog.Duration("rescue_after", c.RescueAfter),
+		slog.Duration("change_poll", c.ChangePoll),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)
 }
@@ -411,8 +420,9 @@ func ConnectWorker(ctx context.Context, c Config) (*pgxpool.Pool, redis.Universa
 	return connect(ctx, c, c.PoolSize(), map[string]string{"synchronous_commit": "off"})
 }
 
-// PoolSize is the PostgreSQL connections one worker process uses at most.
-func (c Config) PoolSize() int { return c.Workers + c.ChangeWorkers + 6 }
+// PoolSize is the PostgreSQL connections one worker process uses at most (the change
+// collector holds one of them).
+func (c Config) PoolSize() int { return c.Workers + c.ChangeWorkers + 7 }
 
 func connect(ctx context.Context, c Config, maxConns int, params map[string]string) (*pgxpool.Pool, redis.UniversalClient, error) {
 	pcfg, err := pgxpool.ParseConfig(c.DatabaseURL)

@@ -5,6 +5,7 @@ package metrics
 import (
 	"context"
 	"fmt"
+	"github.com/cachewarm/cachewarm/internal/capture"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,6 +28,8 @@ type Metrics struct {
 	phaseTime     *prometheus.HistogramVec
 	workflowTime  prometheus.Histogram
 	changeToFresh prometheus.Histogram
+	captureDelay  prometheus.Histogram
+	collected     *prometheus.CounterVec
 
 	warmsOK, warmsFailed atomic.Uint64
 	recent               rateWindow
@@ -64,8 +67,15 @@ func New(reg prometheus.Registerer, pool *pgxpool.Pool, rdb redis.UniversalClien
 			Name: "cachewarm_change_to_fresh_seconds", Help: "Time from a source change's transaction to its dataset re-warmed in Redis.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 		}),
+		captureDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cachewarm_change_capture_delay_seconds", Help: "Time from a changing statement to the collector queueing its re-warm (its oldest change, per tenant and collection).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+		collected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cachewarm_changes_collected_total", Help: "Tenants whose changes the collector turned into re-warms (valid) or skipped for an invalid tenant id.",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.keys, m.bytes, m.skipped, m.failures, m.datasetTime, m.phaseTime, m.workflowTime, m.changeToFresh)
+	reg.MustRegister(m.keys, m.bytes, m.skipped, m.failures, m.datasetTime, m.phaseTime, m.workflowTime, m.changeToFresh, m.captureDelay, m.collected)
 	if pool != nil {
 		reg.MustRegister(&jobCollector{pool: pool})
 	}
@@ -93,6 +103,18 @@ func (m *Metrics) ObserveDatasets(o jobs.DatasetsOutcome) {
 	m.observeResults(o.Results)
 	if o.Args.Reason == "change" && len(warm.Failed(o.Results)) == 0 {
 		m.changeToFresh.Observe(time.Since(o.Inserted).Seconds())
+	}
+}
+
+// ObserveCollected records one collection of changes.
+func (m *Metrics) ObserveCollected(tenants []capture.Tenant) {
+	for _, t := range tenants {
+		if !t.Valid {
+			m.collected.WithLabelValues("skipped").Inc()
+			continue
+		}
+		m.collected.WithLabelValues("queued").Inc()
+		m.captureDelay.Observe(time.Since(t.ChangedAt).Seconds())
 	}
 }
 

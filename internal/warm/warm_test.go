@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
 	"github.com/cachewarm/cachewarm/internal/testenv"
@@ -60,8 +61,8 @@ JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = 1`})
 	return probeBundle{env: env, cat: cat, warmer: w}
 }
 
-// setName renames account 1 of t001 (the change trigger bumps the probe's version) and sets
-// the probe's delay, in one transaction.
+// setName renames account 1 of t001 and sets the probe's delay, in one transaction, then
+// collects the change (which bumps the probe's version and queues its re-warm).
 func setName(t *testing.T, pool *pgxpool.Pool, name string, delay float64) {
 	t.Helper()
 	ctx := context.Background()
@@ -73,6 +74,8 @@ func setName(t *testing.T, pool *pgxpool.Pool, name string, delay float64) {
 	_, err = tx.Exec(ctx, `UPDATE chart_of_accounts SET name = $1 WHERE tenant_id = 't001' AND id = 1`, name)
 	require.NoError(t, err)
 	require.NoError(t, tx.Commit(ctx))
+	_, err = capture.Collect(ctx, pool) // as a worker's collector does within milliseconds
+	require.NoError(t, err)
 }
 
 // waitSleeping waits until n probe queries of the test's database are inside pg_sleep: their
@@ -167,44 +170,45 @@ WHERE kind = 'cachewarm.warm_datasets' AND args @> '{"tenant_id": "t001", "datas
 	}
 }
 
-// TestChangeHoldsBackTheWaitingJob: a change whose transaction finds a re-warm job already
-// waiting relies on it; that job must not run (and read the data) before the change commits.
-func TestChangeHoldsBackTheWaitingJob(t *testing.T) {
+// TestOpenChangeIsCollectedOnceCommitted: a change in a transaction still open is not seen by
+// the collector (nor does the collector wait for it); a job already waiting runs with the data
+// committed so far, and the change gets its re-warm once it commits.
+func TestOpenChangeIsCollectedOnceCommitted(t *testing.T) {
 	t.Parallel()
 	env := fixture.New(t, 1)
 	ctx := context.Background()
 	const key = "finance:coa:t001"
+	coaJobs := func() int {
+		var n int
+		require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE args @> '{"datasets": ["chart_of_accounts"]}'`).Scan(&n))
+		return n
+	}
 
 	_, err := env.Pool.Exec(ctx, `UPDATE chart_of_accounts SET name = 'first' WHERE tenant_id = 't001' AND id = 1`)
-	require.NoError(t, err) // queues a job; no worker yet
+	require.NoError(t, err)
+	_, err = capture.Collect(ctx, env.Pool)
+	require.NoError(t, err)
+	require.Equal(t, 1, coaJobs(), "the committed change is queued")
 
 	tx, err := env.Pool.Begin(ctx)
 	require.NoError(t, err)
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
 	_, err = tx.Exec(ctx, `UPDATE chart_of_accounts SET name = 'second' WHERE tenant_id = 't001' AND id = 1`)
 	require.NoError(t, err)
-	var jobs int
-	require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE args @> '{"datasets": ["chart_of_accounts"]}'`).Scan(&jobs))
-	require.Equal(t, 1, jobs, "the change relies on the waiting job")
+	tenants, err := capture.Collect(ctx, env.Pool)
+	require.NoError(t, err, "the collector does not wait for the open transaction")
+	require.Empty(t, tenants, "nor sees its change")
 
-	_, err = env.Pool.Exec(ctx, `SELECT cachewarm.enqueue_dataset_warm('t001', ARRAY['vendors'])`)
-	require.NoError(t, err)
 	env.StartWorker(t, env.Config(t, nil), nil)
-	// The vendors job (not held by the open change) shows the worker is fetching.
 	require.Eventually(t, func() bool {
-		var n int
-		_ = env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE state = 'completed' AND args @> '{"datasets": ["vendors"]}'`).Scan(&n)
-		return n == 1
-	}, 10*time.Second, 10*time.Millisecond)
-	time.Sleep(300 * time.Millisecond)
-	n, err := env.Redis.Exists(ctx, key).Result()
-	require.NoError(t, err)
-	require.Zero(t, n, "the waiting job did not run while the change was open")
+		return containsName(env.Redis.Get(ctx, key).Val(), "first")
+	}, 10*time.Second, 10*time.Millisecond, "the waiting job ran with the committed data")
 
 	require.NoError(t, tx.Commit(ctx))
 	require.Eventually(t, func() bool {
 		return containsName(env.Redis.Get(ctx, key).Val(), "second")
-	}, 5*time.Second, 10*time.Millisecond, "the job ran after the commit, with the change")
+	}, 10*time.Second, 10*time.Millisecond, "the change was collected after its commit and re-warmed")
+	require.Equal(t, 2, coaJobs())
 }
 
 // TestLostVersionKeysDoNotWedge: Redis may evict or lose the version keys (or everything); the
