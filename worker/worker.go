@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
-	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/capture"
+	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/httpapi"
 	"github.com/cachewarm/cachewarm/internal/metrics"
