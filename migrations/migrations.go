@@ -53,8 +53,16 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog, logg
 		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", int64(lockID))
 	}()
 
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{Schema}.Sanitize()); err != nil {
-		return res, fmt.Errorf("migrate: create schema: %w", err)
+	// Only when it is missing: CREATE SCHEMA IF NOT EXISTS needs the CREATE right on the
+	// database even when the schema exists, which a dedicated role that owns it need not have.
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT to_regnamespace($1) IS NOT NULL", Schema).Scan(&exists); err != nil {
+		return res, fmt.Errorf("migrate: look up schema: %w", err)
+	}
+	if !exists {
+		if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{Schema}.Sanitize()); err != nil {
+			return res, fmt.Errorf("migrate: create schema %s (or create it beforehand, owned by the role that runs migrate): %w", Schema, err)
+		}
 	}
 
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Schema: Schema, Logger: logger})
