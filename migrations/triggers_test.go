@@ -225,3 +225,34 @@ SELECT tgname::text FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgis
 	require.NoError(t, err)
 	return names
 }
+
+func TestBulkAndTruncateChanges(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 5) // no worker: the test collects
+	ctx := context.Background()
+	pool := env.Pool
+
+	tag, err := pool.Exec(ctx, `UPDATE materials SET name = name || '.'`)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, tag.RowsAffected(), int64(10_000))
+	collect(t, pool)
+	for _, tn := range []string{"t001", "t002", "t003", "t004", "t005"} {
+		require.Equal(t, 1, rewarmJobs(t, pool, tn, "materials"), "one job per tenant x dataset for %d rows", tag.RowsAffected())
+		require.Equal(t, 1, rewarmJobs(t, pool, tn, "kit_definitions"))
+	}
+
+	// TRUNCATE re-warms the table's datasets of every active tenant.
+	_, err = pool.Exec(ctx, `UPDATE tenants SET active = false WHERE id = 't005'`)
+	require.NoError(t, err)
+	collect(t, pool)
+	_, err = pool.Exec(ctx, `DELETE FROM cachewarm.river_job`) // as if the workers had done them
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `TRUNCATE crm_pipeline_stages`)
+	require.NoError(t, err)
+	tenants := collect(t, pool)
+	require.Len(t, tenants, 4, "the active tenants")
+	for _, tn := range []string{"t001", "t002", "t003", "t004"} {
+		require.Equal(t, 1, rewarmJobs(t, pool, tn, "pipeline_stages"), tn)
+	}
+	require.Zero(t, rewarmJobs(t, pool, "t005", "pipeline_stages"), "not the inactive one")
+}
