@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/cachewarm
 TENANTS ?= 50
 
-.PHONY: help build services demo test node lint bench microbench scaling curve fuzz clean
+.PHONY: help build services demo test node lint bench bench-writes microbench scaling curve fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,8 +37,12 @@ clean: ## remove build output
 
 BENCH_TENANTS ?= 1000
 BENCH_WORKERS ?= 1
-bench: services build ## end-to-end benchmark: full warm of $(BENCH_TENANTS) tenants vs raw bound and naive warmer, change-to-fresh latency
+bench: services build ## end-to-end benchmark: full warm of $(BENCH_TENANTS) tenants vs raw bound and naive warmer, change-to-fresh latency, then the write path
 	$(GO) run ./cmd/cachewarm-bench --tenants $(BENCH_TENANTS) --workers $(BENCH_WORKERS) --bin $(BIN)
+	BIN=$(BIN) scripts/writepath.sh
+
+bench-writes: services build ## what change capture costs the ERP's writes: pgbench with and without cachewarm, interleaved
+	BIN=$(BIN) scripts/writepath.sh
 
 SCALING_TENANTS ?= 1000
 scaling: services ## worker-count curve: warm $(SCALING_TENANTS) tenants with 1-3 worker processes, single Redis vs cluster
