@@ -164,6 +164,9 @@ func TestMigrateAsDedicatedRole(t *testing.T) {
 	res, err := migrations.Migrate(ctx, asUser(t, dbURL, owner), cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	require.Len(t, res.Triggered, 17)
+	res, err = migrations.Migrate(ctx, asUser(t, dbURL, owner), cat, slog.New(slog.DiscardHandler))
+	require.NoError(t, err, "again: it keeps the triggers it has")
+	require.Len(t, res.Triggered, 17)
 
 	_, err = admin.Exec(ctx, `UPDATE vendors SET name = name || '+' WHERE tenant_id = 't001' AND id = 1`)
 	require.NoError(t, err)

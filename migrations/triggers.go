@@ -93,26 +93,34 @@ func installTriggers(ctx context.Context, tx pgx.Tx, cat *catalog.Catalog, logge
 		return nil, err
 	}
 
+	// The triggers there are, kept where they are already right: dropping a trigger takes
+	// ownership of its table, which a dedicated migrate role does not have.
+	type trigger struct{ table, name string }
+	existing := map[trigger]string{} // -> "function/nargs"
 	rows, err := tx.Query(ctx, `
-SELECT format('DROP TRIGGER %I ON %s', t.tgname, t.tgrelid::regclass)
-FROM pg_trigger t WHERE t.tgname LIKE $1 || '%' AND NOT t.tgisinternal`, triggerPrefix)
+SELECT t.tgrelid::regclass::text, t.tgname::text, p.proname::text || '/' || t.tgnargs
+FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+WHERE t.tgname LIKE $1 || '%' AND NOT t.tgisinternal`, triggerPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("find change triggers: %w", err)
 	}
-	drops, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
+	var tr trigger
+	var fn string
+	if _, err := pgx.ForEachRow(rows, []any{&tr.table, &tr.name, &fn}, func() error { existing[tr] = fn; return nil }); err != nil {
 		return nil, fmt.Errorf("find change triggers: %w", err)
 	}
-	for _, d := range drops {
-		if _, err := tx.Exec(ctx, d); err != nil {
-			return nil, fmt.Errorf("drop change trigger: %w", err)
+	drop := func(tr trigger) error {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TRIGGER %s ON %s`, pgx.Identifier{tr.name}.Sanitize(), tr.table)); err != nil {
+			return fmt.Errorf("drop change trigger %s on %s: %w", tr.name, tr.table, err)
 		}
+		return nil
 	}
 
 	if _, err := tx.Exec(ctx, `DELETE FROM cachewarm.capture_tables`); err != nil {
 		return nil, fmt.Errorf("sync captured tables: %w", err)
 	}
-	if err := installCaptureFunctions(ctx, tx, fs); err != nil {
+	columns, err := installCaptureFunctions(ctx, tx, fs)
+	if err != nil {
 		return nil, err
 	}
 	var covered []string
@@ -135,16 +143,25 @@ SELECT to_regclass($1)::text, coalesce(to_regclass($1)::oid, 0),
 		if !hasColumn {
 			return nil, fmt.Errorf("table %s has no tenant column %s (set tenant-column in the dataset file)", table, f.column)
 		}
-		fn := captureFunction(f.column)
 		for _, ev := range []struct{ op, ref, fn string }{
-			{"INSERT", "REFERENCING NEW TABLE AS new_rows", fn},
-			{"UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows", fn},
-			{"DELETE", "REFERENCING OLD TABLE AS old_rows", fn},
-			{"TRUNCATE", "", truncateFunction},
+			{"INSERT", "REFERENCING NEW TABLE AS new_rows", "capture_" + f.column},
+			{"UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows", "capture_" + f.column},
+			{"DELETE", "REFERENCING OLD TABLE AS old_rows", "capture_" + f.column},
+			{"TRUNCATE", "", "capture_truncate"},
 		} {
-			name := triggerPrefix + strings.ToLower(ev.op)
-			sql := fmt.Sprintf(`CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %s()`,
-				pgx.Identifier{name}.Sanitize(), ev.op, *rel, ev.ref, ev.fn)
+			tr := trigger{*rel, triggerPrefix + strings.ToLower(ev.op)}
+			have, ok := existing[tr]
+			delete(existing, tr)
+			if have == ev.fn+"/0" {
+				continue
+			}
+			if ok {
+				if err := drop(tr); err != nil {
+					return nil, err
+				}
+			}
+			sql := fmt.Sprintf(`CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION cachewarm.%s()`,
+				pgx.Identifier{tr.name}.Sanitize(), ev.op, *rel, ev.ref, pgx.Identifier{ev.fn}.Sanitize())
 			if _, err := tx.Exec(ctx, sql); err != nil {
 				return nil, fmt.Errorf("create %s trigger on %s: %w", ev.op, table, err)
 			}
@@ -156,15 +173,15 @@ ON CONFLICT (relid) DO UPDATE SET datasets = (SELECT array_agg(DISTINCT d ORDER 
 		}
 		covered = append(covered, *rel)
 	}
+	for tr := range existing { // on tables no longer declared, or of an older cachewarm
+		if err := drop(tr); err != nil {
+			return nil, err
+		}
+	}
+	if err := dropUnusedCaptureFunctions(ctx, tx, columns); err != nil {
+		return nil, err
+	}
 	return covered, nil
-}
-
-// truncateFunction is the trigger function of every captured table's TRUNCATE trigger.
-const truncateFunction = "cachewarm.capture_truncate"
-
-// captureFunction names the change trigger function of tables whose tenant column is column.
-func captureFunction(column string) string {
-	return "cachewarm." + pgx.Identifier{"capture_" + column}.Sanitize()
 }
 
 // installCaptureFunctions (re)creates the trigger functions the tables of fs need, one per
@@ -176,7 +193,7 @@ func captureFunction(column string) string {
 // cachewarm.changes, which has no index, no unique key and no row two writers could both
 // need. It runs with the rights of the role that ran migrate (SECURITY DEFINER, with a pinned
 // search_path), so the ERP's own role needs no right on schema cachewarm.
-func installCaptureFunctions(ctx context.Context, tx pgx.Tx, fs map[string]*feed) error {
+func installCaptureFunctions(ctx context.Context, tx pgx.Tx, fs map[string]*feed) ([]string, error) {
 	const body = `CREATE OR REPLACE FUNCTION %[1]s() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $cachewarm_capture$
 BEGIN
@@ -195,26 +212,34 @@ BEGIN
     RETURN NULL;
 END
 $cachewarm_capture$`
-	keep := []string{"capture_truncate"} // names in schema cachewarm
 	columns := map[string]bool{}
 	for _, f := range fs {
 		columns[f.column] = true
 	}
 	for _, col := range slices.Sorted(maps.Keys(columns)) {
-		fn := captureFunction(col)
+		fn := "cachewarm." + pgx.Identifier{"capture_" + col}.Sanitize()
 		if _, err := tx.Exec(ctx, fmt.Sprintf(body, fn, pgx.Identifier{col}.Sanitize())); err != nil {
-			return fmt.Errorf("create change trigger function for tenant column %s: %w", col, err)
+			return nil, fmt.Errorf("create change trigger function for tenant column %s: %w", col, err)
 		}
-		keep = append(keep, "capture_"+col)
 	}
-	if _, err := tx.Exec(ctx, `CREATE OR REPLACE FUNCTION `+truncateFunction+`() RETURNS trigger
+	if _, err := tx.Exec(ctx, `CREATE OR REPLACE FUNCTION cachewarm.capture_truncate() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $cachewarm_capture$
 BEGIN
     INSERT INTO cachewarm.changes (relid, tenant_id) VALUES (TG_RELID, NULL);
     RETURN NULL;
 END
 $cachewarm_capture$`); err != nil {
-		return fmt.Errorf("create truncate trigger function: %w", err)
+		return nil, fmt.Errorf("create truncate trigger function: %w", err)
+	}
+	return slices.Sorted(maps.Keys(columns)), nil
+}
+
+// dropUnusedCaptureFunctions drops the change trigger functions of tenant columns no table
+// has any more.
+func dropUnusedCaptureFunctions(ctx context.Context, tx pgx.Tx, columns []string) error {
+	keep := []string{"capture_truncate"} // names in schema cachewarm
+	for _, col := range columns {
+		keep = append(keep, "capture_"+col)
 	}
 	rows, err := tx.Query(ctx, `
 SELECT format('DROP FUNCTION %s()', p.oid::regproc) FROM pg_proc p
