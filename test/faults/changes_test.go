@@ -46,12 +46,7 @@ func TestChangesSurviveKilledWorkers(t *testing.T) {
 		write(i)
 	}
 
-	waitFor(t, 90*time.Second, "every change collected and re-warmed", func() (bool, error) {
-		var pending int
-		err := env.Pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM cachewarm.changes) + (SELECT count(*) FROM cachewarm.river_job
-			WHERE state IN ('available', 'scheduled', 'running', 'retryable', 'pending'))`).Scan(&pending)
-		return pending == 0, err
-	})
+	waitChangesDone(t, env.Pool, 90*time.Second)
 	n := verifyDatasets(t, env.Pool, env.Redis, tenantIDs(1, tenants), []string{"vendors", "chart_of_accounts"})
 	t.Logf("%d keys of %d tenants match the database", n, tenants)
 }

@@ -315,11 +315,16 @@ func waitWorkflowsDone(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) 
 	})
 }
 
-// waitChangesDone waits until no dataset re-warm job is waiting, running or retrying.
+// waitChangesDone waits until every change is collected and no dataset re-warm job is
+// waiting, running or retrying.
 func waitChangesDone(t testing.TB, pool *pgxpool.Pool, timeout time.Duration) time.Duration {
 	t.Helper()
-	return waitFor(t, timeout, "every change re-warm to finish", func() (bool, error) {
-		return jobCount(t, pool, "warm_datasets", "available", "scheduled", "running", "retryable", "pending") == 0, nil
+	return waitFor(t, timeout, "every change collected and re-warmed", func() (bool, error) {
+		var uncollected int
+		if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM cachewarm.changes`).Scan(&uncollected); err != nil {
+			return false, err
+		}
+		return uncollected == 0 && jobCount(t, pool, "warm_datasets", "available", "scheduled", "running", "retryable", "pending") == 0, nil
 	})
 }
 
