@@ -89,8 +89,10 @@ func TestSecretsNeverShown(t *testing.T) {
 		code, body := get(w, path, true)
 		require.Less(t, code, 400, "GET %s: %s", path, body)
 	}
-	code, body := get(w, "/api/cache/workflows?tenant=t1:*", false)
+	code, body := get(w, "/api/cache/workflows?tenant=t1:*", true)
 	require.Equal(t, http.StatusBadRequest, code, body)
+	code, body = get(w, "/api/cache/workflows?tenant=t001", false)
+	require.Equal(t, http.StatusUnauthorized, code, "the reads need the token too: %s", body)
 
 	// Failures: each names what is wrong, never a password.
 	for _, tt := range []struct {
@@ -120,7 +122,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		code, _ := get(w, "/health", false)
 		return code == http.StatusServiceUnavailable, nil
 	})
-	code, body = get(w, "/api/cache/stats", false)
+	code, body = get(w, "/api/cache/stats", true)
 	require.Equal(t, http.StatusServiceUnavailable, code, body)
 	get(w, "/metrics", false)
 	_, err = env.Pool.Exec(ctx, `UPDATE vendors SET name = name || '.' WHERE tenant_id = 't001' AND id = (SELECT min(id) FROM vendors WHERE tenant_id = 't001')`)
