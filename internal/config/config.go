@@ -36,6 +36,9 @@ const (
 	DefaultRefreshMedium   = "@every 90m" // TTL 6 h
 )
 
+// DefaultWorkflowRetention is how long finished workflow runs are kept.
+const DefaultWorkflowRetention = 7 * 24 * time.Hour
+
 // DefaultJobTimeout bounds one attempt of a phase job: a phase of one tenant writes a few
 // thousand keys in well under a second, so a minute is ample.
 const DefaultJobTimeout = time.Minute
@@ -90,6 +93,10 @@ type Config struct {
 	// 15s, at least JobTimeout). River's rescuer looks every 30 s and leadership passes on
 	// within about 15 s, so a killed worker's jobs run again within RescueAfter + 30 s.
 	RescueAfter time.Duration
+	// WorkflowRetention is how long a finished workflow run stays in workflow_runs (and
+	// status, /api/cache/workflows) before the reaper deletes it
+	// (CACHEWARM_WORKFLOW_RETENTION, default 168h: a week).
+	WorkflowRetention time.Duration
 }
 
 // Redis is where and how to reach Redis.
@@ -198,6 +205,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	c.JobTimeout = duration("CACHEWARM_JOB_TIMEOUT", DefaultJobTimeout)
 	c.RescueAfter = duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
+	c.WorkflowRetention = duration("CACHEWARM_WORKFLOW_RETENTION", DefaultWorkflowRetention)
 	if c.RescueAfter < c.JobTimeout {
 		bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
 	}
@@ -304,6 +312,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("workers", c.Workers),
 		slog.Duration("job_timeout", c.JobTimeout),
 		slog.Duration("rescue_after", c.RescueAfter),
+		slog.Duration("workflow_retention", c.WorkflowRetention),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)
 }

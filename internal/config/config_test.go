@@ -28,6 +28,10 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, ":8080", c.HTTPAddr)
 	require.Equal(t, time.Minute, c.JobTimeout)
 	require.Equal(t, 75*time.Second, c.RescueAfter, "a killed worker's jobs are rescued within 75 s + River's 30 s rescuer interval")
+	require.Equal(t, 7*24*time.Hour, c.WorkflowRetention)
+	c, err = Load(env(map[string]string{"CACHEWARM_WORKFLOW_RETENTION": "48h"}))
+	require.NoError(t, err)
+	require.Equal(t, 48*time.Hour, c.WorkflowRetention)
 }
 
 func TestLoadJobTimeouts(t *testing.T) {
@@ -56,6 +60,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad cluster addr", map[string]string{"REDIS_CLUSTER_ADDRS": "127.0.0.1:7000,nohost"}, `REDIS_CLUSTER_ADDRS: entry 2: want host:port`},
 		{"bad redis db", map[string]string{"REDIS_DB": "-1"}, `REDIS_DB`},
 		{"bad job timeout", map[string]string{"CACHEWARM_JOB_TIMEOUT": "soon"}, `CACHEWARM_JOB_TIMEOUT`},
+		{"bad retention", map[string]string{"CACHEWARM_WORKFLOW_RETENTION": "7d"}, `CACHEWARM_WORKFLOW_RETENTION: "7d" is not a positive duration`},
 		{"rescue before timeout", map[string]string{"CACHEWARM_RESCUE_AFTER": "30s"}, `CACHEWARM_RESCUE_AFTER: 30s is shorter than the job timeout`},
 		{"missing CA file", map[string]string{"REDIS_URL": "rediss://127.0.0.1:6380/0", "REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"}, `REDIS_TLS_CA_FILE: open /nonexistent/ca.pem`},
 		{"CA file without TLS", map[string]string{"REDIS_TLS_CA_FILE": "/etc/ssl/ca.pem"}, `REDIS_TLS_CA_FILE: is set, but TLS is off`},
