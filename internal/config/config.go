@@ -172,7 +172,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		JobTimeout:      DefaultJobTimeout,
 	}
 	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
-		bad("DATABASE_URL", "%s", unparseable)
+		bad("DATABASE_URL", "%s", dsnUnparseable(err))
 	}
 	for name, spec := range map[string]string{
 		"CACHE_REFRESH_CRITICAL": c.RefreshCritical, "CACHE_REFRESH_HIGH": c.RefreshHigh, "CACHE_REFRESH_MEDIUM": c.RefreshMedium,
@@ -423,7 +423,7 @@ func (c Config) PoolSize() int { return c.Workers + c.ChangeWorkers + 6 }
 func connect(ctx context.Context, c Config, maxConns int, params map[string]string) (*pgxpool.Pool, redis.UniversalClient, error) {
 	pcfg, err := pgxpool.ParseConfig(c.DatabaseURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %s", unparseable)
+		return nil, nil, fmt.Errorf("DATABASE_URL: %s", dsnUnparseable(err))
 	}
 	if maxConns > 0 {
 		pcfg.MaxConns = int32(maxConns)

@@ -150,6 +150,12 @@ func TestRedactionParses(t *testing.T) {
 		require.NotContains(t, err.Error(), "S3c", name)
 		require.NotContains(t, err.Error(), "ret", name)
 	}
+	_, err := Load(env(map[string]string{"DATABASE_URL": "postgres://app:S3cretPW@db/erp?sslmode=sometimes"}))
+	require.ErrorContains(t, err, "DATABASE_URL: cannot be parsed: failed to configure TLS (sslmode is invalid) (its text is not shown")
+	require.NotContains(t, err.Error(), "S3cretPW")
+	_, err = Load(env(map[string]string{"DATABASE_URL": "host=db port=notaport password=S3cretPW"}))
+	require.ErrorContains(t, err, "DATABASE_URL: cannot be parsed: invalid port")
+	require.NotContains(t, err.Error(), "S3cretPW")
 	// A cluster entry user:password@host:port is read as a URL: its credentials are used,
 	// and never shown.
 	c, err := Load(env(map[string]string{"REDIS_CLUSTER_ADDRS": "app:S3cretPW@10.0.0.1:7000,10.0.0.2:7000"}))

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"net/url"
 	"slices"
@@ -25,6 +26,32 @@ const notShown = "(not shown: it cannot be parsed, and may hold a password)"
 
 // unparseable says why a setting is refused without quoting it.
 const unparseable = "cannot be parsed (its text is not shown: it may hold a password); check its form, host:port and database, and percent-encode special characters in a URL's password"
+
+// dsnUnparseable is unparseable for a connection string pgconn refused, with pgconn's reason
+// when it can be had without any of the string: the message of its ParseConfigError (a fixed
+// text, or another setting's value), and the cause only for TLS settings (such as "sslmode is
+// invalid"), as a URL parser's cause may quote a piece of the URL.
+func dsnUnparseable(err error) string {
+	var pe *pgconn.ParseConfigError
+	if !errors.As(err, &pe) {
+		return unparseable
+	}
+	bare := *pe
+	bare.ConnString = ""
+	text, ok := strings.CutPrefix(bare.Error(), "cannot parse ``: ")
+	if !ok {
+		return unparseable
+	}
+	if cause := errors.Unwrap(pe); cause != nil {
+		if text, ok = strings.CutSuffix(text, " ("+cause.Error()+")"); !ok {
+			return unparseable
+		}
+		if text == "failed to configure TLS" {
+			text += " (" + cause.Error() + ")"
+		}
+	}
+	return "cannot be parsed: " + text + " (its text is not shown: it may hold a password)"
+}
 
 // RedactDSN describes a PostgreSQL connection string (URL or key=value) for logs: scheme,
 // user, hosts, ports and database, with the password, if any, masked. One that pgconn cannot
