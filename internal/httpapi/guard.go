@@ -59,9 +59,6 @@ func (s *Server) Protect(next http.Handler) http.Handler {
 	})
 }
 
-// RequireAuth is Protect: kept for callers that guard a handler of their own.
-func (s *Server) RequireAuth(next http.Handler) http.Handler { return s.Protect(next) }
-
 // authorized reports whether r may see everything: the right bearer token or, with no token
 // set, a loopback client that addressed the server by a loopback name.
 func (s *Server) authorized(r *http.Request) bool {
