@@ -62,3 +62,4 @@ FUZZTIME ?= 20000x
 fuzz: ## run each fuzz target for $(FUZZTIME) executions (seed corpora also run in make test)
 	@set -e; for t in FuzzParseTenant FuzzEscapeSegment FuzzKeys; do $(GO) test ./cache -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME); done
 	@set -e; for t in FuzzWarmRequest FuzzInvalidateRequest; do $(GO) test ./internal/httpapi -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME); done
+	$(GO) test ./internal/config -run '^$$' -fuzz '^FuzzRedact$$' -fuzztime $(FUZZTIME)

@@ -69,6 +69,10 @@ func TestSQLEnqueueWarm(t *testing.T) {
 			{"no phase", `SELECT cachewarm.enqueue_warm('t001', ARRAY[]::text[])`, "22023", "no phase given"},
 			{"null phases", `SELECT cachewarm.enqueue_warm('t001', NULL)`, "22023", "no phase given"},
 			{"unknown dataset", `SELECT cachewarm.enqueue_dataset_warm('t001', ARRAY['coa'])`, "22023", "unknown dataset 'coa'"},
+			// NULL datasets used to pass the check and queue a job that failed eight times.
+			{"null dataset", `SELECT cachewarm.enqueue_dataset_warm('t001', ARRAY[NULL])`, "22023", "unknown dataset NULL"},
+			{"null among datasets", `SELECT cachewarm.enqueue_dataset_warm('t001', ARRAY['vendors', NULL])`, "22023", "unknown dataset NULL"},
+			{"null array", `SELECT cachewarm.enqueue_dataset_warm('t001', NULL)`, "22023", "no datasets given"},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				before := countJobs(t, pool)

@@ -101,7 +101,10 @@ func New(d Deps) (*Worker, error) {
 	river.AddWorker(workers, phaseWorker)
 	river.AddWorker(workers, datasetsWorker)
 	river.AddWorker(workers, refreshWorker)
-	river.AddWorker(workers, jobs.NewReapWorker(w.workflows.Reap, d.Logger))
+	retention := cmp.Or(cfg.WorkflowRetention, config.DefaultWorkflowRetention)
+	river.AddWorker(workers, jobs.NewReapWorker(w.workflows.Reap, func(ctx context.Context) (int64, error) {
+		return w.workflows.Prune(ctx, retention)
+	}, d.Logger))
 
 	periodic, err := refreshJobs(cfg)
 	if err != nil {

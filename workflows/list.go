@@ -61,7 +61,11 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Summary, error) {
 	if f.Limit <= 0 {
 		f.Limit = 20
 	}
-	rows, err := s.pool.Query(ctx, listSQL, f.Tenant, f.Failed, f.Limit)
+	args := []any{f.Limit}
+	if f.Tenant != "" {
+		args = append(args, f.Tenant)
+	}
+	rows, err := s.pool.Query(ctx, ListSQL(f.Tenant != "", f.Failed), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list workflows: %w", err)
 	}
@@ -84,7 +88,53 @@ func (s *Service) List(ctx context.Context, f Filter) ([]Summary, error) {
 	return out, nil
 }
 
-const listSQL = `
+// pruneBatch is how many workflows one statement of Prune deletes.
+const pruneBatch = 5000
+
+// Prune deletes the workflows (with their phases) that finished more than retention ago,
+// oldest first, in batches of pruneBatch, and returns how many. Queued and running workflows
+// are kept, however old.
+func (s *Service) Prune(ctx context.Context, retention time.Duration) (int64, error) {
+	var total int64
+	for {
+		tag, err := s.pool.Exec(ctx, pruneSQL, retention.Microseconds(), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("prune workflows: %w", err)
+		}
+		total += tag.RowsAffected()
+		if tag.RowsAffected() < pruneBatch {
+			return total, nil
+		}
+	}
+}
+
+const pruneSQL = `
+DELETE FROM cachewarm.workflow_runs WHERE id IN (
+    SELECT id FROM cachewarm.workflow_runs
+    WHERE state NOT IN ('queued', 'running') AND finished_at < now() - $1::bigint * interval '1 microsecond'
+    ORDER BY finished_at
+    LIMIT $2)`
+
+// ListSQL is List's query; its parameters are the limit ($1) and, if byTenant, the tenant
+// ($2). Each filter is in the text only when asked for, so that the planner can use
+// the partial indexes of unsuccessful workflows (a parameter standing for "failed or not"
+// would keep it from proving that a row is unsuccessful).
+func ListSQL(byTenant, failed bool) string {
+	where := "WHERE true"
+	if byTenant {
+		where += " AND r.tenant_id = $2::text"
+	}
+	if failed {
+		where += " AND r.state IN ('partial', 'failed', 'cancelled')"
+	}
+	return listSelect + where + `
+ORDER BY r.created_at DESC, r.id DESC
+LIMIT $1`
+}
+
+// listSelect reads a workflow's phases: those finished (workflow_phases) and those still in
+// the job table (found through River's index of job args).
+const listSelect = `
 SELECT r.id, r.tenant_id, r.trigger, r.state, r.phases, r.created_at, r.started_at, r.finished_at,
        r.keys_written, r.bytes_written, r.failures,
        coalesce((
@@ -99,13 +149,10 @@ SELECT r.id, r.tenant_id, r.trigger, r.state, r.phases, r.created_at, r.started_
            SELECT j.args ->> 'phase', j.state::text, j.id, j.attempt, j.max_attempts, 0, NULL,
                   coalesce(j.errors[array_length(j.errors, 1)] ->> 'error', ''), NULL
            FROM cachewarm.river_job j
-           WHERE j.kind = 'cachewarm.warm_phase' AND (j.args ->> 'workflow_id')::bigint = r.id
+           WHERE j.kind = 'cachewarm.warm_phase' AND j.args @> jsonb_build_object('workflow_id', r.id)
              AND j.state NOT IN ('completed')
              AND NOT EXISTS (SELECT 1 FROM cachewarm.workflow_phases p2
                              WHERE p2.workflow_id = r.id AND p2.phase = j.args ->> 'phase')
          ) AS x), '[]')
 FROM cachewarm.workflow_runs r
-WHERE ($1::text = '' OR r.tenant_id = $1::text)
-  AND (NOT $2::bool OR r.state IN ('partial', 'failed', 'cancelled'))
-ORDER BY r.created_at DESC, r.id DESC
-LIMIT $3`
+`

@@ -273,7 +273,7 @@ func human(n int64) string {
 func ensureDatabase(ctx context.Context, serverURL, name string) (string, error) {
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
-		return "", fmt.Errorf("postgres at %s: %w", config.RedactURL(serverURL), err)
+		return "", fmt.Errorf("postgres at %s: %w", config.RedactDSN(serverURL), err)
 	}
 	defer conn.Close(ctx)
 	var exists bool

@@ -15,6 +15,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 		tenants, datasets []string
 		allTenants        bool
 		noRewarm          bool
+		skipped           int
 	)
 	cmd := &cobra.Command{
 		Use:   "invalidate --tenant ID [--dataset NAME]... | --all-tenants [--no-rewarm]",
@@ -62,7 +63,12 @@ func (a *app) invalidateCmd() *cobra.Command {
 				for _, id := range ids {
 					t, err := cache.ParseTenant(id)
 					if err != nil {
-						return fmt.Errorf("tenants table: %w", err)
+						// One bad row must not stop the others: its keys could not be named
+						// anyway (no warm writes them), so there is nothing to remove.
+						skipped++
+						fmt.Fprintf(a.stderr, "tenant %q skipped: %v\n", id, err)
+						a.logger().WarnContext(ctx, "invalidate: tenant skipped", "tenant", fmt.Sprintf("%q", id), "err", err)
+						continue
 					}
 					parsed = append(parsed, t)
 				}
@@ -79,6 +85,10 @@ func (a *app) invalidateCmd() *cobra.Command {
 			}
 			w := warm.New(pool, cache.NewWriter(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, cat, a.logger())
 			total, jobs := 0, 0
+			skippedNote := ""
+			if skipped > 0 {
+				skippedNote = fmt.Sprintf(" (%d skipped: not a valid tenant id)", skipped)
+			}
 			for _, t := range parsed {
 				res, err := w.Invalidate(ctx, t, names, !noRewarm, "invalidate")
 				if err != nil {
@@ -88,7 +98,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 				jobs += res.Rewarm
 				fmt.Fprintf(a.stdout, "tenant %s: %d key(s) removed, %d re-warm job(s) queued\n", t, res.Deleted, res.Rewarm)
 			}
-			fmt.Fprintf(a.stdout, "invalidated %d tenant(s): %d key(s) removed, %d re-warm job(s) queued\n", len(parsed), total, jobs)
+			fmt.Fprintf(a.stdout, "invalidated %d tenant(s)%s: %d key(s) removed, %d re-warm job(s) queued\n", len(parsed), skippedNote, total, jobs)
 			return nil
 		},
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -91,4 +92,33 @@ func waitJobsDone(t *testing.T, env *fixture.Env) {
 		err := env.Pool.QueryRow(context.Background(), `SELECT count(*) FROM cachewarm.river_job WHERE state NOT IN ('completed', 'discarded', 'cancelled')`).Scan(&left)
 		return err == nil && left == 0
 	}, time.Minute, 20*time.Millisecond)
+}
+
+// TestInvalidateAllTenantsSkipsInvalidIDs: a tenants row whose id is not a valid tenant id
+// (acme.corp) is skipped with a reason; every other tenant is still invalidated.
+func TestInvalidateAllTenantsSkipsInvalidIDs(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 2)
+	ctx := context.Background()
+	// Without the change triggers: they refuse the id themselves.
+	tx, err := env.Pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `SET LOCAL session_replication_role = replica`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO tenants (id, name, base_currency, country, active, created_at, updated_at)
+		VALUES ('acme.corp', 'Acme', 'EUR', 'DE', true, now(), now())`)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	vars := map[string]string{"DATABASE_URL": env.DBURL, "REDIS_URL": env.RedisURL, "CACHEWARM_LOG_LEVEL": "warn"}
+	out, stderr, err := run(t, vars, "invalidate", "--all-tenants", "--dataset", "chart_of_accounts")
+	require.NoError(t, err, stderr)
+	require.Contains(t, stderr, `tenant "acme.corp" skipped: invalid tenant id`)
+	require.Contains(t, out, "tenant t001: ")
+	require.Contains(t, out, "tenant t002: ")
+	require.Contains(t, out, "invalidated 2 tenant(s) (1 skipped: not a valid tenant id): 0 key(s) removed, 2 re-warm job(s) queued")
+	rows, err := env.Pool.Query(ctx, `SELECT args ->> 'tenant_id' FROM cachewarm.river_job WHERE kind = 'cachewarm.warm_datasets' ORDER BY 1`)
+	require.NoError(t, err)
+	tenants, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"t001", "t002"}, tenants, "both valid tenants re-warmed")
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -36,6 +35,9 @@ const (
 	DefaultRefreshHigh     = "@every 3h"  // TTL 12 h
 	DefaultRefreshMedium   = "@every 90m" // TTL 6 h
 )
+
+// DefaultWorkflowRetention is how long finished workflow runs are kept.
+const DefaultWorkflowRetention = 7 * 24 * time.Hour
 
 // DefaultJobTimeout bounds one attempt of a phase job: a phase of one tenant writes a few
 // thousand keys in well under a second, so a minute is ample.
@@ -101,6 +103,10 @@ type Config struct {
 	// ChangePoll is how often the change collector looks for changes the triggers appended
 	// (CACHEWARM_CHANGE_POLL, default 5ms): half of it is the average wait a change adds.
 	ChangePoll time.Duration
+	// WorkflowRetention is how long a finished workflow run stays in workflow_runs (and
+	// status, /api/cache/workflows) before the reaper deletes it
+	// (CACHEWARM_WORKFLOW_RETENTION, default 168h: a week).
+	WorkflowRetention time.Duration
 }
 
 // Redis is where and how to reach Redis.
@@ -177,7 +183,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		JobTimeout:      DefaultJobTimeout,
 	}
 	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
-		bad("DATABASE_URL", "cannot be parsed: %v", redactErr(err, c.DatabaseURL))
+		bad("DATABASE_URL", "%s", dsnUnparseable(err))
 	}
 	for name, spec := range map[string]string{
 		"CACHE_REFRESH_CRITICAL": c.RefreshCritical, "CACHE_REFRESH_HIGH": c.RefreshHigh, "CACHE_REFRESH_MEDIUM": c.RefreshMedium,
@@ -211,6 +217,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c.JobTimeout = duration("CACHEWARM_JOB_TIMEOUT", DefaultJobTimeout)
 	c.RescueAfter = duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
 	c.ChangePoll = duration("CACHEWARM_CHANGE_POLL", DefaultChangePoll)
+	c.WorkflowRetention = duration("CACHEWARM_WORKFLOW_RETENTION", DefaultWorkflowRetention)
 	if c.RescueAfter < c.JobTimeout {
 		bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
 	}
@@ -220,20 +227,23 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	r.TLSCAFile = get("REDIS_TLS_CA_FILE")
 	r.Password = get("REDIS_PASSWORD")
 	if v := get("REDIS_CLUSTER_ADDRS"); v != "" {
+		n := 0
 		for a := range strings.SplitSeq(v, ",") {
 			if a = strings.TrimSpace(a); a == "" {
 				continue
 			}
-			if strings.Contains(a, "://") {
-				addr, err := r.clusterURL(a)
+			n++
+			if u := clusterEntryURL(a); u != "" {
+				addr, err := r.clusterURL(u)
 				if err != nil {
-					bad("REDIS_CLUSTER_ADDRS", "%s: %v", RedactURL(a), redactErr(err, a))
+					bad("REDIS_CLUSTER_ADDRS", "entry %d: %v", n, err)
 					continue
 				}
 				a = addr
 			}
 			if _, _, err := splitHostPort(a); err != nil {
-				bad("REDIS_CLUSTER_ADDRS", "%q: %v", a, err)
+				// Not quoted: a connection string put here by mistake may hold a password.
+				bad("REDIS_CLUSTER_ADDRS", "entry %d: %v", n, err)
 			}
 			r.ClusterAddrs = append(r.ClusterAddrs, a)
 		}
@@ -247,7 +257,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	}
 	if r.URL != "" {
 		if _, err := redis.ParseURL(r.URL); err != nil {
-			bad("REDIS_URL", "cannot be parsed: %v", redactErr(err, r.URL))
+			bad("REDIS_URL", "%s", unparseable)
 		}
 	} else {
 		host := cmp.Or(get("REDIS_HOST"), "127.0.0.1")
@@ -270,11 +280,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 
 // clusterURL parses a REDIS_CLUSTER_ADDRS entry written as a URL and returns its host:port.
 // The first URL entry becomes ClusterURL; later ones must carry the same scheme, user and
-// password. A cluster has only DB 0.
+// password. A cluster has only DB 0. No error quotes the entry.
 func (r *Redis) clusterURL(entry string) (string, error) {
 	opts, err := redis.ParseURL(entry)
 	if err != nil {
-		return "", err
+		return "", errors.New(unparseable)
 	}
 	if opts.DB != 0 {
 		return "", errors.New("a Redis Cluster has only DB 0")
@@ -303,7 +313,7 @@ func ParseSchedule(spec string) (cron.Schedule, error) {
 // LogValue renders the configuration for logs with secrets redacted.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("database", RedactURL(c.DatabaseURL)),
+		slog.String("database", RedactDSN(c.DatabaseURL)),
 		slog.String("redis", c.Redis.String()),
 		slog.Bool("warming", c.WarmingEnabled),
 		slog.Bool("startup_warm", c.WarmingEnabled && c.StartupWarm),
@@ -316,6 +326,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("job_timeout", c.JobTimeout),
 		slog.Duration("rescue_after", c.RescueAfter),
 		slog.Duration("change_poll", c.ChangePoll),
+		slog.Duration("workflow_retention", c.WorkflowRetention),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)
 }
@@ -326,7 +337,7 @@ func (r Redis) String() string {
 	case len(r.ClusterAddrs) > 0:
 		return "cluster " + strings.Join(r.ClusterAddrs, ",")
 	case r.URL != "":
-		return RedactURL(r.URL)
+		return RedactRedisURL(r.URL)
 	}
 	return fmt.Sprintf("redis://%s/%d", r.Addr, r.DB)
 }
@@ -344,7 +355,7 @@ func (r Redis) NewRedis() (redis.UniversalClient, error) {
 		if src != "" {
 			u, err := redis.ParseURL(src)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", name, redactErr(err, src))
+				return nil, fmt.Errorf("%s: %s", name, unparseable)
 			}
 			opts.Username, opts.Password, opts.TLSConfig = u.Username, cmp.Or(u.Password, r.Password), u.TLSConfig
 			if err := r.configureTLS(opts.TLSConfig); err != nil {
@@ -356,7 +367,7 @@ func (r Redis) NewRedis() (redis.UniversalClient, error) {
 	if r.URL != "" {
 		opts, err := redis.ParseURL(r.URL)
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", redactErr(err, r.URL))
+			return nil, fmt.Errorf("REDIS_URL: %s", unparseable)
 		}
 		if opts.Password == "" {
 			opts.Password = r.Password
@@ -427,7 +438,7 @@ func (c Config) PoolSize() int { return c.Workers + c.ChangeWorkers + 7 }
 func connect(ctx context.Context, c Config, maxConns int, params map[string]string) (*pgxpool.Pool, redis.UniversalClient, error) {
 	pcfg, err := pgxpool.ParseConfig(c.DatabaseURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", redactErr(err, c.DatabaseURL))
+		return nil, nil, fmt.Errorf("DATABASE_URL: %s", dsnUnparseable(err))
 	}
 	if maxConns > 0 {
 		pcfg.MaxConns = int32(maxConns)
@@ -437,13 +448,13 @@ func connect(ctx context.Context, c Config, maxConns int, params map[string]stri
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, nil, fmt.Errorf("postgres at %s: %w", RedactURL(c.DatabaseURL), redactErr(err, c.DatabaseURL))
+		return nil, nil, fmt.Errorf("postgres at %s: %w", RedactDSN(c.DatabaseURL), err)
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("postgres at %s does not answer: %w", RedactURL(c.DatabaseURL), redactErr(err, c.DatabaseURL))
+		return nil, nil, fmt.Errorf("postgres at %s does not answer: %w", RedactDSN(c.DatabaseURL), err)
 	}
 	rdb, err := c.Redis.NewRedis()
 	if err != nil {
@@ -456,62 +467,6 @@ func connect(ctx context.Context, c Config, maxConns int, params map[string]stri
 		return nil, nil, fmt.Errorf("redis at %s does not answer: %w", c.Redis, err)
 	}
 	return pool, rdb, nil
-}
-
-// RedactURL returns u with any password replaced by "xxxxx". Key=value connection strings
-// have their password= value replaced.
-func RedactURL(u string) string {
-	if parsed, err := url.Parse(u); err == nil && parsed.Scheme != "" {
-		if _, has := parsed.User.Password(); has {
-			parsed.User = url.UserPassword(parsed.User.Username(), "xxxxx")
-		}
-		q := parsed.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			parsed.RawQuery = q.Encode()
-		}
-		return parsed.String()
-	}
-	fields := strings.Fields(u)
-	for i, f := range fields {
-		if strings.HasPrefix(f, "password=") {
-			fields[i] = "password=xxxxx"
-		}
-	}
-	return strings.Join(fields, " ")
-}
-
-// redactErr strips the password in u from err's text, for drivers that echo the URL.
-func redactErr(err error, u string) error {
-	if err == nil {
-		return nil
-	}
-	pw := passwordOf(u)
-	if pw == "" || !strings.Contains(err.Error(), pw) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
-}
-
-func passwordOf(u string) string {
-	if _, rest, ok := strings.Cut(u, "://"); ok {
-		// Read the userinfo by hand: a URL that fails to parse must be redacted too.
-		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-			if _, pw, ok := strings.Cut(rest[:at], ":"); ok {
-				return pw
-			}
-		}
-		if parsed, err := url.Parse(u); err == nil {
-			return parsed.Query().Get("password")
-		}
-		return ""
-	}
-	for f := range strings.FieldsSeq(u) {
-		if v, ok := strings.CutPrefix(f, "password="); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 func splitHostPort(a string) (string, int, error) {

@@ -63,7 +63,7 @@ func Run(ctx context.Context, o Options) error {
 	cfg.Redis = demoRedis(cfg.Redis, o.RedisDB)
 	cfg.Phase3Enabled = true
 	cfg.WarmingEnabled = false // the demo starts its own warm, to show its progress
-	fmt.Fprintf(out, "cachewarm demo: database %s, redis %s, %d tenants\n\n", config.RedactURL(dbURL), cfg.Redis, o.Tenants)
+	fmt.Fprintf(out, "cachewarm demo: database %s, redis %s, %d tenants\n\n", config.RedactDSN(dbURL), cfg.Redis, o.Tenants)
 
 	pool, rdb, err := config.ConnectWorker(ctx, cfg)
 	if err != nil {
@@ -203,7 +203,7 @@ func ensureDatabase(ctx context.Context, serverURL, name string) (string, error)
 	}
 	conn, err := pgx.Connect(ctx, serverURL)
 	if err != nil {
-		return "", fmt.Errorf("demo: postgres at %s: %w", config.RedactURL(serverURL), err)
+		return "", fmt.Errorf("demo: postgres at %s: %w", config.RedactDSN(serverURL), err)
 	}
 	defer conn.Close(ctx)
 	var exists bool

@@ -1,12 +1,12 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
@@ -28,10 +28,11 @@ type API struct {
 
 func (s *Server) routeAPI(api *API) {
 	h := &apiHandler{api: api, server: s}
-	s.mux.Handle("POST /api/cache/warm", s.RequireAuth(http.HandlerFunc(h.warm)))
-	s.mux.Handle("POST /api/cache/invalidate", s.RequireAuth(http.HandlerFunc(h.invalidate)))
-	s.mux.HandleFunc("GET /api/cache/stats", h.stats)
-	s.mux.HandleFunc("GET /api/cache/workflows", h.workflows)
+	s.mux.Handle("POST /api/cache/warm", s.Protect(http.HandlerFunc(h.warm)))
+	s.mux.Handle("POST /api/cache/invalidate", s.Protect(http.HandlerFunc(h.invalidate)))
+	// The reads name tenants: the same protection, and a bounded share of the pool.
+	s.mux.Handle("GET /api/cache/stats", s.Protect(s.boundedRead(h.stats)))
+	s.mux.Handle("GET /api/cache/workflows", s.Protect(s.boundedRead(h.workflows)))
 }
 
 type apiHandler struct {
@@ -165,7 +166,8 @@ func (h *apiHandler) invalidate(w http.ResponseWriter, r *http.Request) {
 func (h *apiHandler) stats(w http.ResponseWriter, r *http.Request) {
 	ks, err := metrics.ReadKeyspaceStats(r.Context(), h.server.rdb)
 	if err != nil {
-		WriteError(w, http.StatusServiceUnavailable, err.Error())
+		h.server.logger.WarnContext(r.Context(), "api stats", "err", err)
+		WriteError(w, http.StatusServiceUnavailable, "redis unreachable")
 		return
 	}
 	m := h.server.metrics
@@ -185,8 +187,14 @@ func (h *apiHandler) workflows(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	list, err := h.api.Workflows.List(r.Context(), workflows.Filter{Tenant: tenant, Failed: r.URL.Query().Get("failed") == "true"})
+	if errors.Is(err, context.DeadlineExceeded) || r.Context().Err() != nil {
+		w.Header().Set("Retry-After", "1")
+		WriteError(w, http.StatusServiceUnavailable, "listing workflows took too long: try again")
+		return
+	}
 	if err != nil {
-		WriteError(w, http.StatusInternalServerError, err.Error())
+		h.server.logger.ErrorContext(r.Context(), "api workflows", "err", err)
+		WriteError(w, http.StatusInternalServerError, "could not list workflows")
 		return
 	}
 	if list == nil {
@@ -198,8 +206,8 @@ func (h *apiHandler) workflows(w http.ResponseWriter, r *http.Request) {
 // decode reads a JSON body of at most MaxBodyBytes into v, refusing unknown fields, and
 // answers the error itself when it fails.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
-		WriteError(w, http.StatusBadRequest, "Content-Type must be application/json")
+	if !jsonContentType(r.Header.Get("Content-Type")) { // Protect checked it; this is for other callers
+		WriteError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return false
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))

@@ -68,11 +68,20 @@ func (b bundle) do(t *testing.T, method, path, body string, header ...string) (i
 	return resp.StatusCode, out
 }
 
-// serve sends a request to the in-process handler as if from remote.
+// serve sends a request to the in-process handler as if from remote, addressed to
+// localhost:8080 unless a "Host" header is given, with a JSON body if any.
 func (b bundle) serve(method, path, body, remote string, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.RemoteAddr = remote
+	req.Host = "localhost:8080"
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	rec := httptest.NewRecorder()
@@ -228,13 +237,17 @@ func TestAuthWithoutTokenIsLoopbackOnly(t *testing.T) {
 			{"POST", "/api/cache/warm", `{"tenants":["t001"]}`},
 			{"POST", "/api/cache/invalidate", `{"tenant":"t001"}`},
 			{"GET", "/riverui/", ""},
+			{"GET", "/api/cache/stats", ""},
+			{"GET", "/api/cache/workflows?tenant=t001", ""},
+			{"GET", "/debug/pprof/heap", ""},
 		} {
 			rec := b.serve(r.method, r.path, r.body, remote)
 			require.Equal(t, http.StatusUnauthorized, rec.Code, "%s %s from %s", r.method, r.path, remote)
 			requireError(t, rec.Body.Bytes(), "only loopback clients")
 		}
-		// Reads stay open.
+		// Health and metrics stay open.
 		require.Equal(t, http.StatusOK, b.serve("GET", "/health", "", remote).Code)
+		require.Equal(t, http.StatusOK, b.serve("GET", "/metrics", "", remote).Code)
 	}
 	require.Equal(t, before, b.enqueued(t), "nothing enqueued for a refused request")
 

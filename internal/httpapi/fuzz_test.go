@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -15,7 +14,7 @@ import (
 )
 
 // Fuzz targets for the API's request decoding and validation: whatever the body, a request is
-// either refused with 400 or 413 and a JSON {"error": ...} body, or it decodes into a request
+// either refused with 400, 413 or (not application/json) 415 and a JSON {"error": ...} body, or it decodes into a request
 // whose tenants, phases and datasets are all valid. Seeds live in testdata/fuzz/<target>; run
 // one with, for example,
 //
@@ -36,10 +35,13 @@ func decodeBody(t *testing.T, body []byte, contentType string, v any) bool {
 		}
 		return true
 	}
-	if w.Code != http.StatusBadRequest && w.Code != http.StatusRequestEntityTooLarge {
+	jsonType := jsonContentType(contentType)
+	if !jsonType && w.Code != http.StatusUnsupportedMediaType {
+		t.Fatalf("decode refused %q of type %q with %d, want 415", body, contentType, w.Code)
+	}
+	if jsonType && w.Code != http.StatusBadRequest && w.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("decode refused %q with %d", body, w.Code)
 	}
-	jsonType := contentType == "" || strings.HasPrefix(contentType, "application/json")
 	if jsonType && len(body) > MaxBodyBytes && w.Code != http.StatusRequestEntityTooLarge && json.Valid(body) {
 		t.Fatalf("a valid body of %d bytes refused with %d, want 413", len(body), w.Code)
 	}

@@ -49,7 +49,8 @@ type healthBody struct {
 }
 
 // health answers GET /health: 200 with the cache's health while Redis and PostgreSQL answer,
-// 503 when either does not.
+// 503 when either does not. Anyone may ask; only an authorized caller (see Protect) is told
+// why a service is down (a driver's error names the user, database and address).
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -70,12 +71,18 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	c.ErrorRate = round1(s.metrics.ErrorRate())
 	c.Status = HealthOf(c.HitRate, c.ErrorRate)
 	code := http.StatusOK
+	detail := func(err error) string {
+		if s.authorized(r) {
+			return ": " + err.Error()
+		}
+		return ""
+	}
 	if redisErr != nil {
-		body.Status, c.Status, c.Error, c.HitRate = "error", Unhealthy, "redis unreachable: "+redisErr.Error(), 0
+		body.Status, c.Status, c.Error, c.HitRate = "error", Unhealthy, "redis unreachable"+detail(redisErr), 0
 		code = http.StatusServiceUnavailable
 	}
 	if pgErr != nil {
-		body.Status, body.Info.Database = "error", depHealth{Status: "down", Error: "postgres unreachable: " + pgErr.Error()}
+		body.Status, body.Info.Database = "error", depHealth{Status: "down", Error: "postgres unreachable" + detail(pgErr)}
 		code = http.StatusServiceUnavailable
 	}
 	writeJSON(w, code, body)

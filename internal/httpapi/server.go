@@ -4,13 +4,11 @@
 package httpapi
 
 import (
-	"crypto/subtle"
+	"cmp"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/pprof"
-	"strings"
 	"time"
 
 	"github.com/cachewarm/cachewarm/internal/metrics"
@@ -22,6 +20,12 @@ import (
 
 // MaxBodyBytes bounds a request body; a larger one is refused with 413.
 const MaxBodyBytes = 64 << 10
+
+// Defaults of the reads' share of the pool (Deps.ReadLimit and Deps.ReadTimeout).
+const (
+	DefaultReadLimit   = 2
+	DefaultReadTimeout = 10 * time.Second
+)
 
 // Deps are what the server serves from.
 type Deps struct {
@@ -36,6 +40,12 @@ type Deps struct {
 	// Token is the bearer token mutations need; empty allows loopback clients only.
 	Token  string
 	Logger *slog.Logger
+	// ReadLimit is how many reads of workflows and statistics run at once, each holding at
+	// most one pool connection (default DefaultReadLimit); others wait for a slot.
+	ReadLimit int
+	// ReadTimeout bounds such a read, its wait for a slot included (default
+	// DefaultReadTimeout).
+	ReadTimeout time.Duration
 }
 
 // Server is the HTTP handler.
@@ -46,11 +56,17 @@ type Server struct {
 	token   string
 	logger  *slog.Logger
 	mux     *http.ServeMux
+	// reads holds a token per read in progress (see boundedRead).
+	reads       chan struct{}
+	readTimeout time.Duration
 }
 
 // New builds the handler.
 func New(d Deps) *Server {
-	s := &Server{pool: d.Pool, rdb: d.Redis, metrics: d.Metrics, token: d.Token, logger: d.Logger, mux: http.NewServeMux()}
+	s := &Server{
+		pool: d.Pool, rdb: d.Redis, metrics: d.Metrics, token: d.Token, logger: d.Logger, mux: http.NewServeMux(),
+		reads: make(chan struct{}, cmp.Or(max(d.ReadLimit, 0), DefaultReadLimit)), readTimeout: cmp.Or(max(d.ReadTimeout, 0), DefaultReadTimeout),
+	}
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
 	if d.API != nil {
@@ -58,11 +74,13 @@ func New(d Deps) *Server {
 	}
 	// Profiles of the running worker (CPU, heap, goroutines), for operators chasing where
 	// the time goes; behind the same protection as mutations.
-	s.mux.Handle("/debug/pprof/", s.RequireAuth(http.HandlerFunc(pprof.Index)))
-	s.mux.Handle("/debug/pprof/profile", s.RequireAuth(http.HandlerFunc(pprof.Profile)))
-	s.mux.Handle("/debug/pprof/trace", s.RequireAuth(http.HandlerFunc(pprof.Trace)))
+	s.mux.Handle("/debug/pprof/", s.Protect(http.HandlerFunc(pprof.Index)))
+	s.mux.Handle("/debug/pprof/profile", s.Protect(http.HandlerFunc(pprof.Profile)))
+	s.mux.Handle("/debug/pprof/trace", s.Protect(http.HandlerFunc(pprof.Trace)))
 	if d.RiverUI != nil {
-		s.mux.Handle("/riverui/", s.RequireAuth(d.RiverUI))
+		// Its API's mutations (cancel, retry, delete, pause...) get the same checks as ours;
+		// its page sends them as JSON (see riverUIPage).
+		s.mux.Handle("/riverui/", s.Protect(riverUIPage(d.RiverUI)))
 	}
 	return s
 }
@@ -81,36 +99,6 @@ func NewHTTPServer(addr string, h http.Handler) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-}
-
-// RequireAuth lets a request through with the right bearer token (compared in constant time)
-// or, when no token is configured, from a loopback client only; it refuses others with 401.
-func (s *Server) RequireAuth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
-			if s.token == "" {
-				WriteError(w, http.StatusUnauthorized, "no CACHEWARM_API_TOKEN is set: only loopback clients may do this")
-				return
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="cachewarm"`)
-			WriteError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	if s.token == "" {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			return false
-		}
-		ip := net.ParseIP(host)
-		return ip != nil && ip.IsLoopback()
-	}
-	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	return ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
 }
 
 // WriteError writes {"error": msg} with code.

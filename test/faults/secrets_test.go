@@ -89,8 +89,10 @@ func TestSecretsNeverShown(t *testing.T) {
 		code, body := get(w, path, true)
 		require.Less(t, code, 400, "GET %s: %s", path, body)
 	}
-	code, body := get(w, "/api/cache/workflows?tenant=t1:*", false)
+	code, body := get(w, "/api/cache/workflows?tenant=t1:*", true)
 	require.Equal(t, http.StatusBadRequest, code, body)
+	code, body = get(w, "/api/cache/workflows?tenant=t001", false)
+	require.Equal(t, http.StatusUnauthorized, code, "the reads need the token too: %s", body)
 
 	// Failures: each names what is wrong, never a password.
 	for _, tt := range []struct {
@@ -101,7 +103,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		{"wrong redis password", with(wenv, "REDIS_URL", rs.url(wrongPW)), "redis"},
 		{"wrong REDIS_PASSWORD", with(with(wenv, "REDIS_URL", ""), "REDIS_HOST", "127.0.0.1", "REDIS_PORT", strconv.Itoa(rs.port), "REDIS_PASSWORD", wrongPW), "redis"},
 		{"unreachable postgres", with(wenv, "DATABASE_URL", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/x?sslmode=disable&connect_timeout=2", pgPW, freePort(t))), "postgres"},
-		{"unknown database", with(wenv, "DATABASE_URL", withPassword(t, env.DBURL+"_missing", "postgres", pgPW)), "postgres"},
+		{"unknown database", with(wenv, "DATABASE_URL", withPassword(t, missingDB(t, env.DBURL), "postgres", pgPW)), "postgres"},
 		{"malformed DATABASE_URL", with(wenv, "DATABASE_URL", "postgres://postgres:"+pgPW+"@127.0.0.1:notaport/db"), "DATABASE_URL"},
 		{"malformed REDIS_URL", with(wenv, "REDIS_URL", "redis://:"+redisPW+"@127.0.0.1:6379/notadb"), "REDIS_URL"},
 		{"password-bearing key=value DATABASE_URL", with(wenv, "DATABASE_URL", "host=127.0.0.1 port="+strconv.Itoa(freePort(t))+" user=postgres password="+pgPW+" connect_timeout=2"), "postgres"},
@@ -120,7 +122,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		code, _ := get(w, "/health", false)
 		return code == http.StatusServiceUnavailable, nil
 	})
-	code, body = get(w, "/api/cache/stats", false)
+	code, body = get(w, "/api/cache/stats", true)
 	require.Equal(t, http.StatusServiceUnavailable, code, body)
 	get(w, "/metrics", false)
 	_, err = env.Pool.Exec(ctx, `UPDATE vendors SET name = name || '.' WHERE tenant_id = 't001' AND id = (SELECT min(id) FROM vendors WHERE tenant_id = 't001')`)
@@ -136,6 +138,15 @@ func TestSecretsNeverShown(t *testing.T) {
 		requireNoSecret(t, fmt.Sprintf("process output %d", i), o, secrets...)
 	}
 	t.Logf("%d process outputs (%d bytes) and every HTTP answer are free of the passwords and the token", len(outputs), len(strings.Join(outputs, "")))
+}
+
+// missingDB returns u naming a database that does not exist.
+func missingDB(t testing.TB, u string) string {
+	t.Helper()
+	parsed, err := url.Parse(u)
+	require.NoError(t, err)
+	parsed.Path += "_missing"
+	return parsed.String()
 }
 
 // with returns a copy of env with pairs of keys and values set (an empty value removes the key).
