@@ -169,6 +169,18 @@ func TestOwnSchemaIsWarmedAndKeptFreshFromFilesAlone(t *testing.T) {
 	env.WaitWorkflows(t, time.Minute)
 	requireValues(t, env, want)
 
+	// A tenant id that tenants.sql does not list is never warmed, even when asked by SQL.
+	_, err = env.Pool.Exec(ctx, `SELECT cachewarm.enqueue_dataset_warm('ghost1', ARRAY['suppliers'])`)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var n int
+		err := env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE args->>'tenant_id' = 'ghost1' AND state = 'completed'`).Scan(&n)
+		return err == nil && n == 1
+	}, 20*time.Second, 20*time.Millisecond, "the ghost's job ran")
+	ghost, err := env.Redis.Keys(ctx, "*ghost1*").Result()
+	require.NoError(t, err)
+	require.Empty(t, ghost, "and wrote nothing")
+
 	// A change to a table in another schema re-warms its datasets.
 	_, err = env.Pool.Exec(ctx, `UPDATE purchasing.contacts SET email = 'new@alpha.example' WHERE company_id = 'acme' AND contact_id = 11`)
 	require.NoError(t, err)
