@@ -18,7 +18,7 @@ import (
 type EmitFunc func(prefix, suffix string, value []byte) error
 
 // Assembler turns the rows of a dataset's query into its entries: every row with a value as
-// it is, or, for a [Dataset.List], the list of each key's rows; and the pages of
+// it is, or, for a dataset of value list, the list of each key's rows; and the pages of
 // [Dataset.Pages] built from them. It holds at most one page or one list in memory. The zero
 // value is not usable: see [Dataset.Assemble].
 type Assembler struct {

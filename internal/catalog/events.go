@@ -6,8 +6,8 @@ import (
 	"strings"
 )
 
-// eventDatasets maps the original design's domain events, by entity, to the datasets they
-// make stale. An event is ENTITY_ACTION, e.g. ACCOUNT_CREATED, VENDOR_UPDATED, PERIOD_CLOSED.
+// eventDatasets maps the original design's domain events, by entity, to the demo datasets
+// they make stale. An event is ENTITY_ACTION, e.g. ACCOUNT_CREATED, VENDOR_UPDATED, PERIOD_CLOSED.
 var eventDatasets = map[string][]string{
 	"ACCOUNT":       {"chart_of_accounts", "trial_balance", "gl_balances"},
 	"PERIOD":        {"financial_periods", "current_period", "trial_balance", "gl_balances"},
@@ -51,5 +51,15 @@ func (c *Catalog) EventDatasets(event string) ([]string, error) {
 	if ds == nil {
 		return c.Names(), nil
 	}
-	return slices.Clone(ds), nil
+	// The map names the demo's datasets: keep those this catalog has.
+	var out []string
+	for _, d := range ds {
+		if _, ok := c.byName[d]; ok {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("event %q names datasets this catalog does not have (%s): invalidate by tenant and dataset instead", event, strings.Join(ds, ", "))
+	}
+	return out, nil
 }
