@@ -176,6 +176,16 @@ func (p *PrivatePostgres) Close() error {
 	return err
 }
 
+// PID returns the postmaster's process id (0 while stopped).
+func (p *PrivatePostgres) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return 0
+	}
+	return p.proc.cmd.Process.Pid
+}
+
 // LogTail returns the last lines of the server's log, for failure messages.
 func (p *PrivatePostgres) LogTail() string { return tail(filepath.Join(p.dir, "postgres.log")) }
 

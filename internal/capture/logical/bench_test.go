@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,7 +49,12 @@ func BenchmarkWriteThroughput(b *testing.B) {
 	pg := testenv.NewPrivatePostgres(b, testenv.PrivatePostgresOptions{})
 	dbURL := pg.NewDB(b)
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, dbURL)
+	poolCfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	poolCfg.ConnConfig.RuntimeParams["application_name"] = "cachewarm-sink"
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -62,7 +68,15 @@ func BenchmarkWriteThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	tables := []logical.Table{{Name: "public.gl_entries", TenantColumn: "tenant_id"}, {Name: "public.vendors", TenantColumn: "tenant_id"}}
+	noopSink := os.Getenv("CW_BENCH_SINK") == "noop"
+	window := 5 * time.Millisecond
+	if d, err := time.ParseDuration(os.Getenv("CW_BENCH_WINDOW")); err == nil {
+		window = d
+	}
 	sink := func(ctx context.Context, changes []logical.Change) error {
+		if noopSink {
+			return nil
+		}
 		batch := &pgx.Batch{}
 		for _, c := range changes {
 			batch.Queue("INSERT INTO captured_changes (table_name, tenant, all_tenants) VALUES ($1, $2, $3)", c.Table, c.Tenant, c.All)
@@ -81,7 +95,7 @@ func BenchmarkWriteThroughput(b *testing.B) {
 		if err := logical.Setup(ctx, conn.Conn(), tables); err != nil {
 			b.Fatal(err)
 		}
-		s, err := logical.NewStreamer(logical.Config{ConnString: dbURL, Tables: tables, Sink: sink})
+		s, err := logical.NewStreamer(logical.Config{ConnString: dbURL, Tables: tables, Sink: sink, BatchWindow: window})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -112,52 +126,192 @@ func BenchmarkWriteThroughput(b *testing.B) {
 	}
 
 	tpsRe := regexp.MustCompile(`tps = ([0-9.]+) \(without initial connection time\)`)
-	run := func(script string) float64 {
+	// run runs pgbench and returns its TPS and the CPU seconds per 1,000 of its transactions
+	// spent by: the server's processes serving the ERP, the WAL sender decoding for the slot,
+	// the sink's sessions, and this process (the streamer).
+	run := func(script string, capturing bool) (float64, cpuShare) {
 		path := filepath.Join(dir, "script.sql")
 		if err := os.WriteFile(path, []byte(script), 0o644); err != nil {
 			b.Fatal(err)
 		}
+		var sender int
+		var sinkPIDs []int
+		if capturing {
+			slot, err := logical.Inspect(ctx, pool)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sender = slot.ActivePID
+			// Make every pooled sink session exist before measuring.
+			conns := make([]*pgxpool.Conn, 0, 4)
+			for range 4 {
+				c, err := pool.Acquire(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				conns = append(conns, c)
+			}
+			for _, c := range conns {
+				sinkPIDs = append(sinkPIDs, int(c.Conn().PgConn().PID()))
+				c.Release()
+			}
+		}
+		server0, sender0, sink0, self0 := serverCPU(b, pg.PID()), procCPU(sender), sumCPU(sinkPIDs), selfCPU()
 		cmd := exec.Command(pgbench, "-n", "-c", "8", "-j", "2", "-T", strconv.Itoa(seconds), "-f", path, dbURL)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			b.Fatalf("pgbench: %v\n%s", err, out)
 		}
+		server1, sender1, sink1, self1 := serverCPU(b, pg.PID()), procCPU(sender), sumCPU(sinkPIDs), selfCPU()
 		m := tpsRe.FindSubmatch(out)
 		if m == nil {
 			b.Fatalf("pgbench printed no tps:\n%s", out)
 		}
 		tps, _ := strconv.ParseFloat(string(m[1]), 64)
-		return tps
+		per := 1000 / (tps * float64(seconds)) * 1000 // ms per 1,000 transactions
+		senderCPU, sinkCPU := sender1-sender0, sink1-sink0
+		return tps, cpuShare{
+			erp:      (server1 - server0 - senderCPU - sinkCPU) * per,
+			sender:   senderCPU * per,
+			sink:     sinkCPU * per,
+			streamer: (self1 - self0) * per,
+		}
 	}
 
 	b.ResetTimer()
-	fmt.Printf("pgbench -n -c 8 -j 2 -T %d, %d interleaved rounds, median TPS (all runs)\n", seconds, rounds)
+	sinkName := "inserts the changes in a transaction"
+	if noopSink {
+		sinkName = "no-op"
+	}
+	fmt.Printf("pgbench -n -c 8 -j 2 -T %d, %d interleaved rounds, median TPS (all runs); sink %s, batch window %s\n",
+		seconds, rounds, sinkName, window)
 	fmt.Printf("| workload | without capture | with logical capture | share kept |\n|---|---:|---:|---:|\n")
+	var cpuLines []string
 	for i, w := range benchWorkloads {
 		var without, with []float64
+		var cpuWithout, cpuWith []cpuShare
+		runWithout := func() {
+			tps, c := run(w.script, false)
+			without, cpuWithout = append(without, tps), append(cpuWithout, c)
+		}
+		runWith := func() {
+			captureOn()
+			tps, c := run(w.script, true)
+			with, cpuWith = append(with, tps), append(cpuWith, c)
+			captureOff()
+		}
 		for r := range rounds {
 			// Alternate which goes first, so drift over time favours neither.
 			if r%2 == 0 {
-				without = append(without, run(w.script))
-				captureOn()
-				with = append(with, run(w.script))
-				captureOff()
+				runWithout()
+				runWith()
 			} else {
-				captureOn()
-				with = append(with, run(w.script))
-				captureOff()
-				without = append(without, run(w.script))
+				runWith()
+				runWithout()
 			}
 		}
 		mw, mc := median(without), median(with)
 		fmt.Printf("| %s | %.0f %v | %.0f %v | %.0f%% |\n", w.name, mw, rounded(without), mc, rounded(with), 100*mc/mw)
 		b.ReportMetric(100*mc/mw, fmt.Sprintf("%%kept_w%d", i+1))
+		cw, cc := medianShare(cpuWithout), medianShare(cpuWith)
+		capture := cc.sender + cc.sink + cc.streamer
+		cpuLines = append(cpuLines, fmt.Sprintf("| %s | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f%% |", w.name, cw.erp, cc.erp,
+			cc.sender, cc.sink, cc.streamer, 100*cw.erp/(cw.erp+capture)))
+	}
+	fmt.Printf("\nCPU ms per 1,000 ERP transactions (medians): if CPU-bound, the share kept is about ERP/(ERP+capture)\n")
+	fmt.Printf("| workload | ERP without | ERP with | WAL sender | sink sessions | streamer | ERP/(ERP+capture) |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Println(strings.Join(cpuLines, "\n"))
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("load average at the end: %s", load)
 	}
 	var n int64
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM captured_changes").Scan(&n); err != nil {
 		b.Fatal(err)
 	}
 	fmt.Printf("changes the sink recorded: %d\n", n)
+}
+
+// cpuShare is CPU milliseconds per 1,000 ERP transactions.
+type cpuShare struct{ erp, sender, sink, streamer float64 }
+
+func medianShare(v []cpuShare) cpuShare {
+	pick := func(f func(cpuShare) float64) float64 {
+		xs := make([]float64, len(v))
+		for i, c := range v {
+			xs[i] = f(c)
+		}
+		return median(xs)
+	}
+	return cpuShare{
+		erp:      pick(func(c cpuShare) float64 { return c.erp }),
+		sender:   pick(func(c cpuShare) float64 { return c.sender }),
+		sink:     pick(func(c cpuShare) float64 { return c.sink }),
+		streamer: pick(func(c cpuShare) float64 { return c.streamer }),
+	}
+}
+
+// procStat returns a process's CPU seconds from /proc/<pid>/stat: its own (utime+stime) and
+// that of its children it has waited for (cutime+cstime), and its parent's pid.
+func procStat(pid int) (own, children float64, ppid int, ok bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 15 {
+		return 0, 0, 0, false
+	}
+	num := func(i int) float64 { n, _ := strconv.ParseFloat(f[i], 64); return n / 100 } // USER_HZ
+	ppid, _ = strconv.Atoi(f[1])
+	return num(11) + num(12), num(13) + num(14), ppid, true
+}
+
+func procCPU(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	own, _, _, _ := procStat(pid)
+	return own
+}
+
+func sumCPU(pids []int) float64 {
+	var t float64
+	for _, p := range pids {
+		t += procCPU(p)
+	}
+	return t
+}
+
+// serverCPU is the CPU seconds of the postmaster and every process it started, running or
+// exited (an exited backend's time is in the postmaster's children time).
+func serverCPU(b *testing.B, postmaster int) float64 {
+	own, children, _, ok := procStat(postmaster)
+	if !ok {
+		b.Fatalf("no postmaster %d", postmaster)
+	}
+	total := own + children
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if o, _, ppid, ok := procStat(pid); ok && ppid == postmaster {
+			total += o
+		}
+	}
+	return total
+}
+
+// selfCPU is this process's CPU seconds (the streamer and the sink's client side).
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 func median(v []float64) float64 {

@@ -162,6 +162,11 @@ func checkTable(ctx context.Context, db DB, t Table) (relation, error) {
 	if !hasColumn {
 		return rel, fmt.Errorf("table %s: has no column %s (its tenant column)", t.Name, t.TenantColumn)
 	}
+	if kind == "p" {
+		// Published as the partitioned table, but each partition's UPDATEs and DELETEs carry
+		// the old row as that partition's own replica identity says.
+		return rel, checkPartitions(ctx, db, t)
+	}
 	if ident == "f" || inIdentity {
 		return rel, nil
 	}
@@ -189,6 +194,24 @@ func checkTable(ctx context.Context, db DB, t Table) (relation, error) {
 	}
 	return rel, fmt.Errorf("table %s: %w: its replica identity is %s, so a DELETE (or an UPDATE that moves a row to another tenant) "+
 		"would not say which tenant it touched; fix: %s", t.Name, ErrReplicaIdentity, has, fix)
+}
+
+func checkPartitions(ctx context.Context, db DB, t Table) error {
+	rows, err := db.Query(ctx, query("partitions"), t.Name)
+	if err != nil {
+		return fmt.Errorf("table %s: list its partitions: %w", t.Name, err)
+	}
+	leaves, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("table %s: list its partitions: %w", t.Name, err)
+	}
+	var errs []error
+	for _, leaf := range leaves {
+		if _, err := checkTable(ctx, db, Table{Name: leaf, TenantColumn: t.TenantColumn}); err != nil {
+			errs = append(errs, fmt.Errorf("partition of %s: %w", t.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // syncPublication creates the publication for rels, or makes it list exactly rels, in one

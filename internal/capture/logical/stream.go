@@ -169,7 +169,9 @@ func (s *Streamer) Run(ctx context.Context) error {
 	backoff := s.cfg.RetryMin
 	waiting := false
 	for {
-		s.setState(Connecting)
+		if !waiting {
+			s.setState(Connecting) // while waiting for the slot, the state stays WaitingForSlot
+		}
 		streamed, err := s.session(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -184,9 +186,8 @@ func (s *Streamer) Run(ctx context.Context) error {
 			waiting = true
 			wait = s.cfg.SlotWait
 		default:
-			if waiting {
-				waiting = false
-			}
+			waiting = false
+			s.setState(Connecting)
 			if streamed {
 				backoff = s.cfg.RetryMin
 			}
@@ -204,6 +205,14 @@ func (s *Streamer) Run(ctx context.Context) error {
 
 var errSlotBusy = errors.New("replication slot in use")
 
+const (
+	// maxDrain bounds the reading at the end of a batch window when messages keep coming.
+	maxDrain = 2 * time.Millisecond
+	// drainPoll is how long a read at the end of a batch window waits for more before the
+	// batch goes to the sink.
+	drainPoll = 200 * time.Microsecond
+)
+
 // session connects, prepares the slot and streams until an error; streamed reports whether
 // it got as far as streaming.
 func (s *Streamer) session(ctx context.Context) (streamed bool, err error) {
@@ -216,7 +225,9 @@ func (s *Streamer) session(ctx context.Context) (streamed bool, err error) {
 		return false, err
 	}
 	cfg.RuntimeParams["replication"] = "database"
-	cfg.RuntimeParams["application_name"] = "cachewarm"
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "cachewarm"
+	}
 	conn, err := pgconn.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false, fmt.Errorf("replication connection: %w", err)
@@ -250,6 +261,14 @@ func (s *Streamer) prepare(ctx context.Context) (map[uint32]Table, pglogrepl.LSN
 	}
 	defer func() { _ = conn.Close(context.WithoutCancel(ctx)) }()
 
+	var allTables, ins, upd, del, trunc, viaRoot bool
+	err = conn.QueryRow(ctx, query("publication"), PublicationName).Scan(&allTables, &ins, &upd, &del, &trunc, &viaRoot)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, 0, fmt.Errorf("no publication %s in this database: run cachewarm migrate", PublicationName)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("read publication %s: %w", PublicationName, err)
+	}
 	slot, err := Inspect(ctx, conn)
 	if err != nil {
 		return nil, 0, err
@@ -346,7 +365,10 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 	var (
 		batch      changeSet
 		batchEnd   pglogrepl.LSN // end of the last commit in the batch; 0 when no commit is pending
-		flushAt    time.Time
+		flushAt    time.Time     // end of the batch window
+		draining   bool          // the window is over: reading what has arrived, then flushing
+		drainUntil time.Time
+		drained    bool // a read found nothing more to read
 		nextStatus = time.Now().Add(s.cfg.StatusInterval)
 	)
 	sendStatus := func(reply bool) error {
@@ -375,15 +397,33 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 		}
 		end := batchEnd
 		batch.reset()
-		batchEnd, flushAt = 0, time.Time{}
+		batchEnd, flushAt, draining, drained = 0, time.Time{}, false, false
 		return confirm(end)
 	}
 
+	// Reads are bounded by deadlines on the socket rather than by a context per message (a
+	// timer and a watcher each): the end of ctx sets a deadline in the past.
+	netConn := conn.Conn()
+	stopWatch := context.AfterFunc(ctx, func() { _ = netConn.SetReadDeadline(time.Now()) })
+	defer stopWatch()
+	var sleep *time.Timer
+	defer func() {
+		if sleep != nil {
+			sleep.Stop()
+		}
+	}()
+
 	for {
 		now := time.Now()
-		if batchEnd != 0 && (!now.Before(flushAt) || len(batch.list) >= s.cfg.MaxBatch) {
-			if err := flush(); err != nil {
-				return err
+		if batchEnd != 0 {
+			if !draining && !now.Before(flushAt) {
+				draining, drainUntil = true, now.Add(maxDrain)
+			}
+			if (draining && (drained || !now.Before(drainUntil))) || len(batch.list) >= s.cfg.MaxBatch {
+				if err := flush(); err != nil {
+					return err
+				}
+				now = time.Now()
 			}
 		}
 		if !now.Before(nextStatus) {
@@ -391,18 +431,41 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 				return err
 			}
 		}
-		deadline := nextStatus
-		if batchEnd != 0 && flushAt.Before(deadline) {
-			deadline = flushAt
+		var deadline time.Time
+		switch {
+		case batchEnd == 0:
+			deadline = nextStatus
+		case draining:
+			deadline = now.Add(drainPoll)
+		default:
+			// A commit is pending: let the window's transactions gather in the socket and
+			// read them in a burst at its end, rather than waking for every message (the
+			// WAL sender writes each message on its own).
+			if sleep == nil {
+				sleep = time.NewTimer(flushAt.Sub(now))
+			} else {
+				sleep.Reset(flushAt.Sub(now))
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-sleep.C:
+			}
+			continue
 		}
-		rctx, cancel := context.WithDeadline(ctx, deadline)
-		msg, err := conn.ReceiveMessage(rctx)
-		cancel()
+		if err := netConn.SetReadDeadline(deadline); err != nil {
+			return fmt.Errorf("set read deadline: %w", err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		msg, err := conn.ReceiveMessage(context.Background())
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if pgconn.Timeout(err) {
+				drained = draining
 				continue
 			}
 			return fmt.Errorf("receive: %w", err)
