@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
@@ -77,11 +76,14 @@ func BenchmarkWriteThroughput(b *testing.B) {
 		if noopSink {
 			return nil
 		}
-		batch := &pgx.Batch{}
-		for _, c := range changes {
-			batch.Queue("INSERT INTO captured_changes (table_name, tenant, all_tenants) VALUES ($1, $2, $3)", c.Table, c.Tenant, c.All)
+		// One statement, one round trip, its own transaction.
+		names, tenants, all := make([]string, len(changes)), make([]string, len(changes)), make([]bool, len(changes))
+		for i, c := range changes {
+			names[i], tenants[i], all[i] = c.Table, c.Tenant, c.All
 		}
-		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, batch).Close() })
+		_, err := pool.Exec(ctx, "INSERT INTO captured_changes (table_name, tenant, all_tenants) SELECT * FROM unnest($1::text[], $2::text[], $3::bool[])",
+			names, tenants, all)
+		return err
 	}
 	dir := b.TempDir()
 
@@ -156,13 +158,15 @@ func BenchmarkWriteThroughput(b *testing.B) {
 				c.Release()
 			}
 		}
-		server0, sender0, sink0, self0 := serverCPU(b, pg.PID()), procCPU(sender), sumCPU(sinkPIDs), selfCPU()
+		server0, sender0, sink0 := serverCPU(b, pg.PID()), procCPU(sender), sumCPU(sinkPIDs)
+		self0 := selfCPU()
 		cmd := exec.Command(pgbench, "-n", "-c", "8", "-j", "2", "-T", strconv.Itoa(seconds), "-f", path, dbURL)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			b.Fatalf("pgbench: %v\n%s", err, out)
 		}
-		server1, sender1, sink1, self1 := serverCPU(b, pg.PID()), procCPU(sender), sumCPU(sinkPIDs), selfCPU()
+		self1 := selfCPU()
+		server1, sender1, sink1 := serverCPU(b, pg.PID()), procCPU(sender), sumCPU(sinkPIDs)
 		m := tpsRe.FindSubmatch(out)
 		if m == nil {
 			b.Fatalf("pgbench printed no tps:\n%s", out)
@@ -286,25 +290,32 @@ func sumCPU(pids []int) float64 {
 // serverCPU is the CPU seconds of the postmaster and every process it started, running or
 // exited (an exited backend's time is in the postmaster's children time).
 func serverCPU(b *testing.B, postmaster int) float64 {
-	own, children, _, ok := procStat(postmaster)
-	if !ok {
-		b.Fatalf("no postmaster %d", postmaster)
-	}
-	total := own + children
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
+	for {
+		// A backend reaped during the scan would be counted twice or not at all: scan again
+		// until the postmaster's children time did not move.
+		_, before, _, ok := procStat(postmaster)
+		if !ok {
+			b.Fatalf("no postmaster %d", postmaster)
+		}
+		entries, err := os.ReadDir("/proc")
 		if err != nil {
-			continue
+			b.Fatal(err)
 		}
-		if o, _, ppid, ok := procStat(pid); ok && ppid == postmaster {
-			total += o
+		var live float64
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if o, _, ppid, ok := procStat(pid); ok && ppid == postmaster {
+				live += o
+			}
+		}
+		own, after, _, _ := procStat(postmaster)
+		if after == before {
+			return own + after + live
 		}
 	}
-	return total
 }
 
 // selfCPU is this process's CPU seconds (the streamer and the sink's client side).
