@@ -368,7 +368,8 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 		flushAt    time.Time     // end of the batch window
 		draining   bool          // the window is over: reading what has arrived, then flushing
 		drainUntil time.Time
-		drained    bool // a read found nothing more to read
+		drained    bool      // a read found nothing more to read
+		lastCommit time.Time // when the last commit was read
 		nextStatus = time.Now().Add(s.cfg.StatusInterval)
 	)
 	sendStatus := func(reply bool) error {
@@ -513,9 +514,17 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 				}
 				dec.txn.reset()
 				batchEnd = commit.TransactionEndLSN
+				now := time.Now()
 				if flushAt.IsZero() {
-					flushAt = time.Now().Add(s.cfg.BatchWindow)
+					// Gather a window's transactions only when commits come more often than
+					// one a window: fewer sink calls would not save anything otherwise, and a
+					// change after a quiet spell goes to the sink at once.
+					flushAt = now
+					if now.Sub(lastCommit) < s.cfg.BatchWindow {
+						flushAt = now.Add(s.cfg.BatchWindow)
+					}
 				}
+				lastCommit = now
 			}
 		}
 	}
