@@ -96,6 +96,12 @@ func (c *collector) sink(ctx context.Context, changes []logical.Change) error {
 	return nil
 }
 
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.batches)
+}
+
 func (c *collector) all() []logical.Change {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -345,3 +345,30 @@ func TestLag(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestPartitionedTable(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.exec(t, `CREATE TABLE ledger (tenant_id text NOT NULL, id int NOT NULL, amount int, PRIMARY KEY (tenant_id, id)) PARTITION BY HASH (tenant_id);
+		CREATE TABLE ledger_0 PARTITION OF ledger FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+		CREATE TABLE ledger_1 PARTITION OF ledger FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+		CREATE TABLE journal (tenant_id text NOT NULL, id int NOT NULL, posted date NOT NULL, PRIMARY KEY (id, posted)) PARTITION BY RANGE (posted);
+		CREATE TABLE journal_2026 PARTITION OF journal FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`)
+	ledger := logical.Table{Name: "public.ledger", TenantColumn: "tenant_id"}
+	journal := logical.Table{Name: "public.journal", TenantColumn: "tenant_id"}
+
+	err := logical.Setup(context.Background(), b.conn, []logical.Table{ledger, journal})
+	require.ErrorIs(t, err, logical.ErrReplicaIdentity)
+	require.ErrorContains(t, err, "partition of public.journal: table journal_2026: tenant column not in the replica identity")
+	require.ErrorContains(t, err, "ALTER TABLE public.journal_2026 REPLICA IDENTITY FULL;")
+	require.NotContains(t, err.Error(), "ledger", "partitions whose primary key holds the tenant pass")
+
+	b.mustSetup(t, ledger)
+	col := newCollector()
+	start(t, logical.Config{ConnString: b.dbURL, Tables: []logical.Table{ledger}, Sink: col.sink})
+	b.exec(t, "INSERT INTO ledger SELECT 'p' || i, i, 1 FROM generate_series(1, 4) i")
+	got := col.waitFor(t, "the partitions' rows, as the partitioned table's", func(all []logical.Change) bool { return len(all) >= 4 })
+	require.ElementsMatch(t, []logical.Change{change(ledger, "p1"), change(ledger, "p2"), change(ledger, "p3"), change(ledger, "p4")}, got)
+	b.exec(t, "DELETE FROM ledger WHERE tenant_id = 'p3'")
+	require.Equal(t, []logical.Change{change(ledger, "p3")}, col.waitBatch(t, col.count()))
+}
