@@ -35,12 +35,19 @@ type Table struct {
 	TenantColumn string
 }
 
-// DB is what [Setup], [CheckWALLevel] and [Inspect] need of a connection: a *pgx.Conn, a
+// DB is what [CheckWALLevel], [Inspect] and [Lag] need of a connection: a *pgx.Conn, a
 // *pgxpool.Pool or a pgx.Tx.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// TxDB is what [Setup] needs: a DB that begins transactions (a *pgx.Conn or a *pgxpool.Pool,
+// not a transaction: creating the slot must not run inside one that wrote).
+type TxDB interface {
+	DB
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 //go:embed queries/*.sql
@@ -84,8 +91,9 @@ func CheckWALLevel(ctx context.Context, db DB) error {
 // PostgreSQL invalidated is left to the [Streamer], which recreates it and reports the loss.
 //
 // It needs the rights of the tables' owner (to publish them) and the REPLICATION attribute (to
-// create the slot), or a superuser.
-func Setup(ctx context.Context, conn *pgx.Conn, tables []Table) error {
+// create the slot), or a superuser. Creating the slot waits for the transactions running at
+// that moment to end.
+func Setup(ctx context.Context, conn TxDB, tables []Table) error {
 	if err := CheckWALLevel(ctx, conn); err != nil {
 		return err
 	}
@@ -216,7 +224,7 @@ func checkPartitions(ctx context.Context, db DB, t Table) error {
 
 // syncPublication creates the publication for rels, or makes it list exactly rels, in one
 // transaction.
-func syncPublication(ctx context.Context, conn *pgx.Conn, rels []relation) error {
+func syncPublication(ctx context.Context, conn TxDB, rels []relation) error {
 	const options = "publish = 'insert, update, delete, truncate', publish_via_partition_root = true"
 	tx, err := conn.Begin(ctx)
 	if err != nil {

@@ -38,8 +38,9 @@ type Config struct {
 	// Logger receives reconnections, slot losses and waits; nil discards them.
 	Logger *slog.Logger
 
-	// BatchWindow is how long changes are gathered after a commit before Sink is called (more
-	// commits arriving meanwhile join the batch). Default 5ms.
+	// BatchWindow is how long changes are gathered after a commit before Sink is called, when
+	// commits come more often than one a window (more commits arriving meanwhile join the
+	// batch); a commit after a quieter spell goes to the Sink at once. Default 5ms.
 	BatchWindow time.Duration
 	// MaxBatch calls Sink at once when that many distinct changes are gathered. Default 5000.
 	MaxBatch int
@@ -211,6 +212,8 @@ const (
 	// drainPoll is how long a read at the end of a batch window waits for more before the
 	// batch goes to the sink.
 	drainPoll = 200 * time.Microsecond
+	// confirmGap is the least time between two confirmations sent to PostgreSQL.
+	confirmGap = 50 * time.Millisecond
 )
 
 // session connects, prepares the slot and streams until an error; streamed reports whether
@@ -371,15 +374,19 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 		drained    bool      // a read found nothing more to read
 		lastCommit time.Time // when the last commit was read
 		nextStatus = time.Now().Add(s.cfg.StatusInterval)
+		lastStatus time.Time
 	)
 	sendStatus := func(reply bool) error {
 		err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: confirmed, ReplyRequested: reply})
 		if err != nil {
 			return fmt.Errorf("send standby status: %w", err)
 		}
-		nextStatus = time.Now().Add(s.cfg.StatusInterval)
+		lastStatus = time.Now()
+		nextStatus = lastStatus.Add(s.cfg.StatusInterval)
 		return nil
 	}
+	// confirm records that everything up to lsn is safe and tells PostgreSQL, at most once
+	// per confirmGap: under load a status update per batch would cost more than it frees.
 	confirm := func(lsn pglogrepl.LSN) error {
 		if lsn <= confirmed {
 			return nil
@@ -388,6 +395,12 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 		s.mu.Lock()
 		s.confirmed = max(s.confirmed, lsn)
 		s.mu.Unlock()
+		if due := lastStatus.Add(confirmGap); time.Now().Before(due) {
+			if due.Before(nextStatus) {
+				nextStatus = due
+			}
+			return nil
+		}
 		return sendStatus(false)
 	}
 	flush := func() error {
