@@ -17,8 +17,9 @@
 // every row of a captured table to a [Change] (table, tenant): an INSERT to the new row's
 // tenant, an UPDATE to the new row's and, when it moved, the old row's tenant, a DELETE to the
 // old row's tenant, a TRUNCATE to every tenant of the table. Changes are deduplicated over a
-// batch of commits (gathered for Config.BatchWindow after a commit) and handed to the [Sink];
-// only once the Sink returned nil is the batch's end position confirmed to PostgreSQL. So a
+// batch of commits (those of a Config.BatchWindow when commits come faster than one a window,
+// else the one) and handed to the [Sink]; only once the Sink returned nil is the batch's end
+// position confirmed to PostgreSQL. So a
 // change is never lost: after an error, a restart of PostgreSQL, a stop or a crash of the
 // worker, streaming resumes from the last confirmed position and the unconfirmed changes come
 // again (at least once).

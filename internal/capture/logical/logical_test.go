@@ -210,6 +210,7 @@ func TestSetupRefusesWithoutLogicalWALLevel(t *testing.T) {
 	require.NoError(t, err)
 
 	err = logical.Setup(ctx, conn, []logical.Table{vendors})
+	t.Logf("refusal: %v", err)
 	require.ErrorIs(t, err, logical.ErrWALLevel)
 	require.ErrorContains(t, err, "wal_level = replica")
 	require.ErrorContains(t, err, "ALTER SYSTEM SET wal_level = logical")
@@ -283,6 +284,7 @@ func TestSetupChecksReplicaIdentity(t *testing.T) {
 	notes := logical.Table{Name: "public.notes", TenantColumn: "tenant_id"}
 
 	err := logical.Setup(ctx, b.conn, []logical.Table{vendors, customers, notes})
+	t.Logf("refusal: %v", err)
 	require.ErrorIs(t, err, logical.ErrReplicaIdentity)
 	msg := err.Error()
 	require.Contains(t, msg, "table public.customers: tenant column not in the replica identity: its replica identity is the primary key (id)")
