@@ -44,6 +44,9 @@ type Config struct {
 	BatchWindow time.Duration
 	// MaxBatch calls Sink at once when that many distinct changes are gathered. Default 5000.
 	MaxBatch int
+	// ConfirmInterval is the least time between two confirmations sent to PostgreSQL (the
+	// last one is sent when streaming stops). Default 50ms.
+	ConfirmInterval time.Duration
 	// StatusInterval is how often a standby status update is sent when nothing else sends
 	// one. Default 10s (PostgreSQL's wal_sender_timeout is 60s by default).
 	StatusInterval time.Duration
@@ -114,6 +117,7 @@ func NewStreamer(cfg Config) (*Streamer, error) {
 	}
 	def(&cfg.BatchWindow, 5*time.Millisecond)
 	def(&cfg.StatusInterval, 10*time.Second)
+	def(&cfg.ConfirmInterval, 50*time.Millisecond)
 	def(&cfg.RetryMin, 100*time.Millisecond)
 	def(&cfg.RetryMax, 5*time.Second)
 	def(&cfg.SlotWait, time.Second)
@@ -212,8 +216,6 @@ const (
 	// drainPoll is how long a read at the end of a batch window waits for more before the
 	// batch goes to the sink.
 	drainPoll = 200 * time.Microsecond
-	// confirmGap is the least time between two confirmations sent to PostgreSQL.
-	confirmGap = 50 * time.Millisecond
 )
 
 // session connects, prepares the slot and streams until an error; streamed reports whether
@@ -375,18 +377,26 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 		lastCommit time.Time // when the last commit was read
 		nextStatus = time.Now().Add(s.cfg.StatusInterval)
 		lastStatus time.Time
+		reported   = confirmed // the position PostgreSQL was last told
 	)
 	sendStatus := func(reply bool) error {
 		err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: confirmed, ReplyRequested: reply})
 		if err != nil {
 			return fmt.Errorf("send standby status: %w", err)
 		}
-		lastStatus = time.Now()
+		lastStatus, reported = time.Now(), confirmed
 		nextStatus = lastStatus.Add(s.cfg.StatusInterval)
 		return nil
 	}
+	// A confirmation held back by ConfirmInterval is still sent when streaming stops, so that the
+	// next streamer does not get those changes again; if it is lost, they come again.
+	defer func() {
+		if confirmed > reported && !conn.IsClosed() {
+			_ = pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: confirmed})
+		}
+	}()
 	// confirm records that everything up to lsn is safe and tells PostgreSQL, at most once
-	// per confirmGap: under load a status update per batch would cost more than it frees.
+	// per ConfirmInterval: under load a status update per batch would cost more than it frees.
 	confirm := func(lsn pglogrepl.LSN) error {
 		if lsn <= confirmed {
 			return nil
@@ -395,7 +405,7 @@ func (s *Streamer) stream(ctx context.Context, conn *pgconn.PgConn, tables map[u
 		s.mu.Lock()
 		s.confirmed = max(s.confirmed, lsn)
 		s.mu.Unlock()
-		if due := lastStatus.Add(confirmGap); time.Now().Before(due) {
+		if due := lastStatus.Add(s.cfg.ConfirmInterval); time.Now().Before(due) {
 			if due.Before(nextStatus) {
 				nextStatus = due
 			}

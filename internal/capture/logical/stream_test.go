@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
@@ -371,4 +372,42 @@ func TestPartitionedTable(t *testing.T) {
 	require.ElementsMatch(t, []logical.Change{change(ledger, "p1"), change(ledger, "p2"), change(ledger, "p3"), change(ledger, "p4")}, got)
 	b.exec(t, "DELETE FROM ledger WHERE tenant_id = 'p3'")
 	require.Equal(t, []logical.Change{change(ledger, "p3")}, col.waitBatch(t, col.count()))
+}
+
+func TestStopSendsTheLastConfirmation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.mustSetup(t, vendors)
+	ctx := context.Background()
+	col := newCollector()
+	// Confirmations are held back for an hour: only the one sent at the stop can move the slot.
+	r := start(t, logical.Config{ConnString: b.dbURL, Tables: []logical.Table{vendors}, Sink: col.sink, ConfirmInterval: time.Hour})
+	r.waitState(t, logical.Streaming)
+	for i, tenant := range []string{"t1", "t2"} {
+		b.exec(t, "INSERT INTO vendors VALUES ($1, 1, 'a')", tenant)
+		require.Equal(t, []logical.Change{change(vendors, tenant)}, col.waitBatch(t, i))
+	}
+	var written string
+	require.NoError(t, b.conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&written))
+	want, err := pglogrepl.ParseLSN(written)
+	require.NoError(t, err)
+	deadline := time.Now().Add(time.Minute)
+	for r.s.Confirmed() < want {
+		require.True(t, time.Now().Before(deadline), "the streamer confirmed %s, not %s, a minute after the sink took it", r.s.Confirmed(), want)
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.stop(t)
+
+	for {
+		slot, err := logical.Inspect(ctx, b.conn)
+		require.NoError(t, err)
+		if !slot.Active {
+			got, err := pglogrepl.ParseLSN(slot.ConfirmedLSN)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, got, want, "the slot has the last confirmation")
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the slot is still active a minute after the streamer stopped")
+		time.Sleep(5 * time.Millisecond)
+	}
 }
