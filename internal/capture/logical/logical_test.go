@@ -203,9 +203,15 @@ func (b *bundle) mustSetup(t *testing.T, tables ...logical.Table) {
 
 func TestSetupRefusesWithoutLogicalWALLevel(t *testing.T) {
 	t.Parallel()
-	// The shared server runs with wal_level = replica.
+	// The shared server runs with wal_level = replica; where it does not, a private one does.
 	conn := connect(t, testenv.NewDB(t))
 	ctx := context.Background()
+	var level string
+	require.NoError(t, conn.QueryRow(ctx, "SHOW wal_level").Scan(&level))
+	if level == "logical" {
+		pg := testenv.NewPrivatePostgres(t, testenv.PrivatePostgresOptions{Settings: map[string]string{"wal_level": "replica"}})
+		conn = connect(t, pg.NewDB(t))
+	}
 	_, err := conn.Exec(ctx, erpSchema)
 	require.NoError(t, err)
 

@@ -152,12 +152,12 @@ func checkTables(ctx context.Context, db DB, tables []Table) ([]relation, error)
 func checkTable(ctx context.Context, db DB, t Table) (relation, error) {
 	var (
 		rel                              relation
-		relname, kind, ident, identIndex string
+		kind, ident, identIndex, col, index string
 		hasColumn, notNull, inIdentity   bool
 		identColumns, primaryKeyColumns  []string
 	)
-	err := db.QueryRow(ctx, query("table_identity"), t.Name, t.TenantColumn).Scan(&rel.oid, &rel.qualified, &relname, &kind, &ident,
-		&hasColumn, &notNull, &inIdentity, &identIndex, &identColumns, &primaryKeyColumns)
+	err := db.QueryRow(ctx, query("table_identity"), t.Name, t.TenantColumn).Scan(&rel.oid, &rel.qualified, &kind, &ident,
+		&hasColumn, &notNull, &inIdentity, &identIndex, &identColumns, &primaryKeyColumns, &col, &index)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return rel, fmt.Errorf("table %s: does not exist", t.Name)
 	}
@@ -178,7 +178,6 @@ func checkTable(ctx context.Context, db DB, t Table) (relation, error) {
 	if ident == "f" || inIdentity {
 		return rel, nil
 	}
-	col := pgx.Identifier{t.TenantColumn}.Sanitize()
 	var has string
 	switch {
 	case ident == "n":
@@ -192,7 +191,6 @@ func checkTable(ctx context.Context, db DB, t Table) (relation, error) {
 	}
 	fix := fmt.Sprintf("ALTER TABLE %s REPLICA IDENTITY FULL; (simplest: UPDATE and DELETE then write the whole old row to the WAL)", rel.qualified)
 	if key := primaryKeyColumns; len(key) > 0 {
-		index := pgx.Identifier{relname + "_cachewarm_identity"}.Sanitize()
 		notNullFix := ""
 		if !notNull {
 			notNullFix = fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL; ", rel.qualified, col)
