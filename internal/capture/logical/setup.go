@@ -151,10 +151,10 @@ func checkTables(ctx context.Context, db DB, tables []Table) ([]relation, error)
 
 func checkTable(ctx context.Context, db DB, t Table) (relation, error) {
 	var (
-		rel                              relation
+		rel                                 relation
 		kind, ident, identIndex, col, index string
-		hasColumn, notNull, inIdentity   bool
-		identColumns, primaryKeyColumns  []string
+		hasColumn, notNull, inIdentity      bool
+		identColumns, primaryKeyColumns     []string
 	)
 	err := db.QueryRow(ctx, query("table_identity"), t.Name, t.TenantColumn).Scan(&rel.oid, &rel.qualified, &kind, &ident,
 		&hasColumn, &notNull, &inIdentity, &identIndex, &identColumns, &primaryKeyColumns, &col, &index)
