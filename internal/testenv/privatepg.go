@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"os/user"
@@ -368,18 +367,4 @@ func removePGTemplate() {
 	if pgTemplate.dir != "" {
 		_ = os.RemoveAll(pgTemplate.dir)
 	}
-}
-
-// WithParams returns u with the query parameters set (for example replication=database).
-func WithParams(u string, params map[string]string) string {
-	parsed, err := url.Parse(u)
-	if err != nil {
-		return u
-	}
-	q := parsed.Query()
-	for k, v := range params {
-		q.Set(k, v)
-	}
-	parsed.RawQuery = q.Encode()
-	return parsed.String()
 }

@@ -39,6 +39,14 @@ func TestPrivatePostgres(t *testing.T) {
 		require.Equal(t, 7, v)
 		require.NoError(t, conn.Close(ctx))
 	}
+	require.NoError(t, p.Stop(StopFast))
+	require.Zero(t, p.PID(), "stopped")
+	require.Error(t, pingPostgres(ctx, dbURL), "nothing answers while stopped")
+	require.NoError(t, p.Start(ctx))
+	require.Positive(t, p.PID())
+	require.NoError(t, pingPostgres(ctx, dbURL), "it answers after Start")
+	require.Contains(t, p.LogTail(), "database system is ready to accept connections")
+
 	require.NoError(t, p.Close())
 	require.NoError(t, p.Close(), "Close is idempotent")
 	require.NoDirExists(t, p.dir)
