@@ -48,6 +48,7 @@ func Main(m *testing.M, atExit ...func()) {
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/testcontainers/testcontainers-go.(*Reaper).connect.func1"),
 		goleak.Cleanup(func(code int) {
 			dropTemplates()
+			removePGTemplate()
 			for _, f := range atExit {
 				f()
 			}
