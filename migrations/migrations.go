@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -32,15 +33,42 @@ const lockID = 0x6361636865776172
 type Result struct {
 	// River and Own are the migration versions applied by this run (empty when up to date).
 	River, Own []int64
-	// Triggered lists the source tables that have change triggers.
+	// Triggered lists the source tables whose changes are captured: by change triggers, or
+	// in the logical mode by the publication.
 	Triggered []string
 }
 
-// Migrate brings the database to the latest version: it creates the schema, applies River's
-// and cachewarm's migrations, and (re)installs the change triggers on whichever source tables
-// exist (the catalog says which tables feed which datasets). It is idempotent and safe to run from several processes at once.
+// The change capture modes (CACHEWARM_CHANGE_CAPTURE).
+const (
+	// CaptureTriggers captures changes with statement-level triggers (any PostgreSQL).
+	CaptureTriggers = "triggers"
+	// CaptureLogical captures changes from the WAL through a publication and a logical
+	// replication slot (wal_level=logical): no trigger at all.
+	CaptureLogical = "logical"
+)
+
+// Migrate is [MigrateCapture] with the triggers mode.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog, logger *slog.Logger) (Result, error) {
+	return MigrateCapture(ctx, pool, cat, CaptureTriggers, logger)
+}
+
+// MigrateCapture brings the database to the latest version: it creates the schema, applies
+// River's and cachewarm's migrations, and installs change capture in mode on whichever
+// declared source tables exist: the change triggers, or (logical) the publication and slot
+// named cachewarm, with no trigger. In the logical mode it refuses, saying what to set, a
+// server whose wal_level is not logical, before changing anything. It is idempotent and safe
+// to run from several processes at once.
+func MigrateCapture(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog, mode string, logger *slog.Logger) (Result, error) {
 	var res Result
+	switch mode {
+	case CaptureTriggers:
+	case CaptureLogical:
+		if err := logical.CheckWALLevel(ctx, pool); err != nil {
+			return res, fmt.Errorf("migrate: %w", err)
+		}
+	default:
+		return res, fmt.Errorf("migrate: change capture %q: want triggers or logical", mode)
+	}
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return res, fmt.Errorf("migrate: %w", err)
@@ -97,11 +125,16 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalog, logg
 		if err := installTenants(ctx, tx, cat.Tenants()); err != nil {
 			return err
 		}
-		res.Triggered, err = installTriggers(ctx, tx, cat, logger)
+		res.Triggered, err = installTriggers(ctx, tx, cat, mode == CaptureTriggers, logger)
 		return err
 	})
 	if err != nil {
-		return res, fmt.Errorf("migrate: change triggers: %w", err)
+		return res, fmt.Errorf("migrate: change capture: %w", err)
+	}
+	if mode == CaptureLogical {
+		if err := installPublication(ctx, pool); err != nil {
+			return res, fmt.Errorf("migrate: change capture: %w", err)
+		}
 	}
 	logger.InfoContext(ctx, "migrated", "triggers_on", res.Triggered, "schema", Schema, "river_versions", res.River, "cachewarm_versions", res.Own)
 	return res, nil

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // triggerPrefix names the change triggers; migrate drops and re-creates every trigger with
@@ -76,10 +78,11 @@ $cachewarm_tenants$`, tn.SQL)
 	return nil
 }
 
-// installTriggers records the catalog in cachewarm.datasets and (re)creates the change
-// triggers on every declared source table that exists, and on no other table. It returns the
-// tables it covered.
-func installTriggers(ctx context.Context, tx pgx.Tx, cat *catalog.Catalog, logger *slog.Logger) ([]string, error) {
+// installTriggers records the catalog in cachewarm.datasets and the declared source tables
+// that exist in cachewarm.capture_tables, and, with triggers, (re)creates the change triggers
+// on them and on no other table (without, it removes every change trigger: the logical mode
+// captures changes from the WAL). It returns the tables it covered.
+func installTriggers(ctx context.Context, tx pgx.Tx, cat *catalog.Catalog, triggers bool, logger *slog.Logger) ([]string, error) {
 	if _, err := tx.Exec(ctx, `DELETE FROM cachewarm.datasets`); err != nil {
 		return nil, fmt.Errorf("sync datasets: %w", err)
 	}
@@ -126,13 +129,14 @@ WHERE t.tgname LIKE $1 || '%' AND NOT t.tgisinternal`, triggerPrefix)
 	var covered []string
 	for _, table := range slices.Sorted(maps.Keys(fs)) {
 		f := fs[table]
-		var rel *string
+		var rel, qualified *string
 		var relid uint32
 		var hasColumn bool
 		err := tx.QueryRow(ctx, `
 SELECT to_regclass($1)::text, coalesce(to_regclass($1)::oid, 0),
+       (SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)),
        EXISTS (SELECT 1 FROM pg_attribute a
-               WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)`, table, f.column).Scan(&rel, &relid, &hasColumn)
+               WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)`, table, f.column).Scan(&rel, &relid, &qualified, &hasColumn)
 		if err != nil {
 			return nil, fmt.Errorf("look up table %s: %w", table, err)
 		}
@@ -150,6 +154,9 @@ SELECT to_regclass($1)::text, coalesce(to_regclass($1)::oid, 0),
 			{"TRUNCATE", "", "capture_truncate"},
 		} {
 			tr := trigger{*rel, triggerPrefix + strings.ToLower(ev.op)}
+			if !triggers {
+				continue // dropped below with the others
+			}
 			have, ok := existing[tr]
 			delete(existing, tr)
 			if have == ev.fn+"/0" {
@@ -168,7 +175,7 @@ SELECT to_regclass($1)::text, coalesce(to_regclass($1)::oid, 0),
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO cachewarm.capture_tables (relid, name, tenant_column, datasets) VALUES ($1, $2, $3, $4)
 ON CONFLICT (relid) DO UPDATE SET datasets = (SELECT array_agg(DISTINCT d ORDER BY d) FROM unnest(cachewarm.capture_tables.datasets || excluded.datasets) AS d)`,
-			relid, *rel, f.column, slices.Sorted(slices.Values(f.datasets))); err != nil {
+			relid, *qualified, f.column, slices.Sorted(slices.Values(f.datasets))); err != nil {
 			return nil, fmt.Errorf("record captured table %s: %w", table, err)
 		}
 		covered = append(covered, *rel)
@@ -257,4 +264,34 @@ WHERE p.pronamespace = 'cachewarm'::regnamespace AND p.proname LIKE 'capture\_%'
 		}
 	}
 	return nil
+}
+
+// installPublication creates or updates the publication and slot of the logical mode for the
+// tables capture_tables lists (installTriggers wrote it).
+func installPublication(ctx context.Context, pool *pgxpool.Pool) error {
+	tables, err := CapturedTables(ctx, pool)
+	if err != nil {
+		return err
+	}
+	return logical.Setup(ctx, pool, tables)
+}
+
+// CapturedTables returns the source tables whose changes are captured (as migrate recorded
+// them) with their tenant columns, for the logical mode's publication and streamer.
+func CapturedTables(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) ([]logical.Table, error) {
+	rows, err := db.Query(ctx, `SELECT name, tenant_column FROM cachewarm.capture_tables ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("captured tables: %w", err)
+	}
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (logical.Table, error) {
+		var t logical.Table
+		err := r.Scan(&t.Name, &t.TenantColumn)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("captured tables: %w", err)
+	}
+	return tables, nil
 }

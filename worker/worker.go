@@ -15,6 +15,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/capture"
+	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/httpapi"
@@ -83,6 +84,20 @@ func New(d Deps) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, pool: d.Pool, rdb: d.Redis, logger: d.Logger, registry: reg}
 	w.metrics = metrics.New(reg, d.Pool, d.Redis)
+	if cfg.ChangeCapture == migrations.CaptureLogical {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "cachewarm_replication_slot_lag_bytes",
+			Help: "WAL the logical mode's replication slot holds that cachewarm has not confirmed (-1: unknown, or no slot).",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			lag, err := logical.Lag(ctx, d.Pool)
+			if err != nil {
+				return -1
+			}
+			return float64(lag)
+		}))
+	}
 	w.workflows = workflows.New(d.Pool, d.Logger)
 	w.warmer = warm.New(d.Pool, cache.NewWriter(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
 
@@ -193,6 +208,11 @@ type Options struct {
 // five minutes, and on ctx's cancellation stops gracefully: running jobs get until
 // Config.ShutdownTimeout to finish, then are cancelled and go back to the queue.
 func (w *Worker) Run(ctx context.Context, opts Options) error {
+	if w.cfg.ChangeCapture == migrations.CaptureLogical {
+		if err := logical.CheckWALLevel(ctx, w.pool); err != nil {
+			return fmt.Errorf("change capture: %w", err)
+		}
+	}
 	var srv *http.Server
 	if !opts.NoHTTP {
 		handler, err := w.httpHandler(ctx)
@@ -232,6 +252,9 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 
 	collector := capture.NewCollector(w.pool, cmp.Or(w.cfg.ChangePoll, config.DefaultChangePoll), w.logger)
 	collector.Observe = w.metrics.ObserveCollected
+	if w.cfg.ChangeCapture == migrations.CaptureLogical {
+		collector.Leading = func(ctx context.Context) { w.streamChanges(ctx, collector) }
+	}
 	collected := make(chan struct{})
 	go func() {
 		defer close(collected)
@@ -241,6 +264,48 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	<-ctx.Done()
 	<-collected
 	return w.stop(srv)
+}
+
+// streamChanges streams the logical mode's replication slot into the change log while this
+// process is the collector (ctx ends when it stops being it), reconnecting after errors.
+func (w *Worker) streamChanges(ctx context.Context, collector *capture.Collector) {
+	for ctx.Err() == nil {
+		err := w.stream(ctx, collector)
+		if ctx.Err() != nil {
+			return
+		}
+		w.logger.ErrorContext(ctx, "change stream stopped: restarting", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (w *Worker) stream(ctx context.Context, collector *capture.Collector) error {
+	tables, err := migrations.CapturedTables(ctx, w.pool)
+	if err != nil {
+		return err
+	}
+	s, err := logical.NewStreamer(logical.Config{
+		ConnString: w.cfg.DatabaseURL,
+		Tables:     tables,
+		Sink:       collector.Record,
+		OnSlotLost: func(ctx context.Context) error {
+			w.logger.WarnContext(ctx, "replication slot lost (dropped, or invalidated by max_slot_wal_keep_size): changes may be missing, re-warming every tenant")
+			runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: DefaultPhases(w.cfg), Trigger: workflows.TriggerSlotLost})
+			if err == nil {
+				w.logger.InfoContext(ctx, "full re-warm enqueued after the slot loss", "tenants", len(runs))
+			}
+			return err
+		},
+		Logger: w.logger,
+	})
+	if err != nil {
+		return err
+	}
+	w.logger.InfoContext(ctx, "change stream: streaming the replication slot", "tables", len(tables))
+	return s.Run(ctx)
 }
 
 // stop stops within Config.ShutdownTimeout, all included. The HTTP server closes at once (in

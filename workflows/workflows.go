@@ -36,6 +36,9 @@ const (
 	TriggerCLI     = "cli"
 	TriggerAPI     = "api"
 	TriggerDemo    = "demo"
+	// TriggerSlotLost is a full re-warm after PostgreSQL dropped or invalidated the logical
+	// mode's replication slot: changes may have been lost.
+	TriggerSlotLost = "slot-lost"
 )
 
 // States of a workflow run.

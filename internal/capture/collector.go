@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -82,6 +83,12 @@ type Collector struct {
 	Retry time.Duration
 	// Observe, if not nil, sees every collection's tenants.
 	Observe func([]Tenant)
+	// Leading, if not nil, runs while this process is the collector, with a context that
+	// ends when it stops being it: the logical mode's streamer, which one process at a time
+	// may run.
+	Leading func(ctx context.Context)
+	// wake asks the collector to look now rather than at its next interval.
+	wake chan struct{}
 	// vacuumEvery is how many collected tenants make the collector vacuum the table, so that
 	// looking at it stays cheap where autovacuum is off or slow.
 	vacuumEvery int
@@ -89,7 +96,46 @@ type Collector struct {
 
 // NewCollector returns a collector on pool that looks every interval.
 func NewCollector(pool *pgxpool.Pool, interval time.Duration, logger *slog.Logger) *Collector {
-	return &Collector{pool: pool, logger: logger, Interval: interval, Retry: time.Second, vacuumEvery: 10_000}
+	return &Collector{pool: pool, logger: logger, Interval: interval, Retry: time.Second, vacuumEvery: 10_000, wake: make(chan struct{}, 1)}
+}
+
+// Wake makes the collector look for changes now. It never blocks.
+func (c *Collector) Wake() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Record appends changes of the logical mode's stream to cachewarm.changes, as the change
+// triggers do, and wakes the collector. It returns once they are committed (durably, even on
+// a connection that commits asynchronously): the streamer confirms their WAL position only
+// then.
+func (c *Collector) Record(ctx context.Context, changes []logical.Change) error {
+	tables := make([]string, len(changes))
+	tenants := make([]*string, len(changes))
+	for i, ch := range changes {
+		tables[i] = ch.Table
+		if !ch.All {
+			tenants[i] = &ch.Tenant
+		}
+	}
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = on`); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+INSERT INTO cachewarm.changes (relid, tenant_id)
+SELECT ct.relid, ch.tenant
+FROM unnest($1::text[], $2::text[]) AS ch(tbl, tenant)
+JOIN cachewarm.capture_tables ct ON ct.name = ch.tbl`, tables, tenants)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record changes: %w", err)
+	}
+	c.Wake()
+	return nil
 }
 
 // Run collects until ctx ends. It holds one connection of the pool while it runs.
@@ -130,6 +176,18 @@ func (c *Collector) run(ctx context.Context) error {
 		}
 	}
 	c.logger.InfoContext(ctx, "change collector: collecting", "interval", c.Interval)
+	if c.Leading != nil {
+		leading, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c.Leading(leading)
+		}()
+		defer func() {
+			stop()
+			<-done
+		}()
+	}
 	collected := 0
 	for {
 		var waiting bool
@@ -150,10 +208,24 @@ func (c *Collector) run(ctx context.Context) error {
 			}
 			continue // more may have come meanwhile
 		}
-		if !sleep(ctx, c.Interval) {
+		if !c.sleepOrWake(ctx) {
 			return ctx.Err()
 		}
 	}
+}
+
+// sleepOrWake waits the interval or a Wake, or until ctx ends; it reports whether ctx is
+// still live.
+func (c *Collector) sleepOrWake(ctx context.Context) bool {
+	t := time.NewTimer(c.Interval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-c.wake:
+	}
+	return true
 }
 
 // report logs skipped tenant ids and passes the collection on.

@@ -35,7 +35,7 @@ func TestSeedMigrateWarmStatus(t *testing.T) {
 
 	out, _, err = run(t, env, "migrate")
 	require.NoError(t, err)
-	require.Contains(t, out, "change triggers on 17 table(s)")
+	require.Contains(t, out, "change capture (triggers) on 17 table(s)")
 	out, _, err = run(t, env, "migrate")
 	require.NoError(t, err, "migrate is idempotent")
 	require.Contains(t, out, "0 River and 0 cachewarm migration(s) applied")
@@ -112,4 +112,20 @@ func TestBrokenDatasetsDirectoryIsRefusedBeforeAnythingIsTouched(t *testing.T) {
 	require.Contains(t, out, "things")
 	require.Contains(t, out, "x:things:{t}")
 	require.Contains(t, out, "t(tenant_id)")
+}
+
+func TestLogicalModeRefusedWithoutWALLevelLogical(t *testing.T) {
+	t.Parallel()
+	dbURL := testenv.NewDB(t) // the shared server runs with wal_level=replica
+	_, redisURL := testenv.NewRedis(t)
+	env := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "CACHEWARM_CHANGE_CAPTURE": "logical", "HTTP_ADDR": "127.0.0.1:0"}
+	for _, cmd := range []string{"migrate", "worker"} {
+		_, stderr, err := run(t, env, cmd)
+		require.Error(t, err, cmd)
+		require.Contains(t, stderr, "wal_level", cmd)
+		require.Contains(t, stderr, "logical", cmd)
+	}
+	var n int
+	require.NoError(t, testenv.Connect(t, dbURL).QueryRow(context.Background(), `SELECT count(*) FROM pg_namespace WHERE nspname = 'cachewarm'`).Scan(&n))
+	require.Zero(t, n, "migrate touched nothing")
 }

@@ -28,12 +28,12 @@ func (a *app) migrateCmd() *cobra.Command {
 			}
 			defer pool.Close()
 			defer rdb.Close()
-			res, err := migrations.Migrate(ctx, pool, cat, a.logger())
+			res, err := migrations.MigrateCapture(ctx, pool, cat, cfg.ChangeCapture, a.logger())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "migrated schema %s: %d River and %d cachewarm migration(s) applied; change triggers on %d table(s)\n",
-				migrations.Schema, len(res.River), len(res.Own), len(res.Triggered))
+			fmt.Fprintf(a.stdout, "migrated schema %s: %d River and %d cachewarm migration(s) applied; change capture (%s) on %d table(s)\n",
+				migrations.Schema, len(res.River), len(res.Own), cfg.ChangeCapture, len(res.Triggered))
 			return nil
 		},
 	}

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/capture/logical"
+	"github.com/cachewarm/cachewarm/migrations"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/cachewarm/cachewarm/workflows"
 	"github.com/spf13/cobra"
 )
@@ -28,12 +32,15 @@ func (a *app) statusCmd() *cobra.Command {
 					return err
 				}
 			}
-			_, pool, rdb, err := a.connect(ctx, 2)
+			cfg, pool, rdb, err := a.connect(ctx, 2)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
 			defer rdb.Close()
+			if err := a.printCapture(ctx, pool, cfg.ChangeCapture); err != nil {
+				return err
+			}
 			list, err := workflows.New(pool, a.logger()).List(ctx, workflows.Filter{Tenant: tenant, Failed: failed, Limit: limit})
 			if err != nil {
 				return err
@@ -55,6 +62,33 @@ func (a *app) statusCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&failed, "failed", false, "only workflows that ended partial, failed or cancelled")
 	cmd.Flags().IntVar(&limit, "limit", 20, "how many workflows to show")
 	return cmd
+}
+
+// printCapture prints how changes are captured and what waits: the changes not collected
+// yet, and in the logical mode the replication slot's state and lag.
+func (a *app) printCapture(ctx context.Context, pool *pgxpool.Pool, mode string) error {
+	var waiting int64
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.changes`).Scan(&waiting); err != nil {
+		return fmt.Errorf("change capture: %w", err)
+	}
+	line := fmt.Sprintf("change capture: %s, %d change(s) waiting for the collector", mode, waiting)
+	if mode == migrations.CaptureLogical {
+		slot, err := logical.Inspect(ctx, pool)
+		switch {
+		case err != nil:
+			return fmt.Errorf("change capture: %w", err)
+		case slot.Lost():
+			line += "; replication slot lost (the worker recreates it and re-warms every tenant)"
+		default:
+			lag, err := logical.Lag(ctx, pool)
+			if err != nil {
+				return fmt.Errorf("change capture: %w", err)
+			}
+			line += fmt.Sprintf("; replication slot lag %d bytes", lag)
+		}
+	}
+	fmt.Fprintln(a.stdout, line)
+	return nil
 }
 
 func duration(s workflows.Summary) string {

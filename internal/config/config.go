@@ -100,6 +100,9 @@ type Config struct {
 	// 15s, at least JobTimeout). River's rescuer looks every 30 s and leadership passes on
 	// within about 15 s, so a killed worker's jobs run again within RescueAfter + 30 s.
 	RescueAfter time.Duration
+	// ChangeCapture is how changes are seen (CACHEWARM_CHANGE_CAPTURE): "triggers" (the
+	// default, any PostgreSQL) or "logical" (a replication slot; wal_level=logical).
+	ChangeCapture string
 	// ChangePoll is how often the change collector looks for changes the triggers appended
 	// (CACHEWARM_CHANGE_POLL, default 5ms): half of it is the average wait a change adds.
 	ChangePoll time.Duration
@@ -193,6 +196,11 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	var err error
+	switch c.ChangeCapture = cmp.Or(get("CACHEWARM_CHANGE_CAPTURE"), "triggers"); c.ChangeCapture {
+	case "triggers", "logical":
+	default:
+		bad("CACHEWARM_CHANGE_CAPTURE", "%q: want triggers or logical", c.ChangeCapture)
+	}
 	if c.ValueFormat, err = cache.ParseFormat(get("CACHE_VALUE_FORMAT")); err != nil {
 		bad("CACHE_VALUE_FORMAT", "%v", err)
 	}
@@ -325,6 +333,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("workers", c.Workers),
 		slog.Duration("job_timeout", c.JobTimeout),
 		slog.Duration("rescue_after", c.RescueAfter),
+		slog.String("change_capture", c.ChangeCapture),
 		slog.Duration("change_poll", c.ChangePoll),
 		slog.Duration("workflow_retention", c.WorkflowRetention),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
