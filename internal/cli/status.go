@@ -10,8 +10,8 @@ import (
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/migrations"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/cachewarm/cachewarm/workflows"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 )
 
