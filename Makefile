@@ -39,10 +39,11 @@ BENCH_TENANTS ?= 1000
 BENCH_WORKERS ?= 1
 bench: services build ## end-to-end benchmark: full warm of $(BENCH_TENANTS) tenants vs raw bound and naive warmer, change-to-fresh latency, then the write path
 	$(GO) run ./cmd/cachewarm-bench --tenants $(BENCH_TENANTS) --workers $(BENCH_WORKERS) --bin $(BIN)
-	BIN=$(BIN) scripts/writepath.sh
+	$(MAKE) --no-print-directory bench-writes
 
-bench-writes: services build ## what change capture costs the ERP's writes: pgbench with and without cachewarm, interleaved
+bench-writes: services build ## what change capture costs the ERP's writes, both modes: pgbench with and without cachewarm, interleaved
 	BIN=$(BIN) scripts/writepath.sh
+	$(GO) test -run '^$$' -bench WriteThroughput -benchtime 1x ./internal/capture/logical/
 
 SCALING_TENANTS ?= 1000
 scaling: services ## worker-count curve: warm $(SCALING_TENANTS) tenants with 1-3 worker processes, single Redis vs cluster
