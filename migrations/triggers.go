@@ -122,7 +122,7 @@ WHERE t.tgname LIKE $1 || '%' AND NOT t.tgisinternal`, triggerPrefix)
 	if _, err := tx.Exec(ctx, `DELETE FROM cachewarm.capture_tables`); err != nil {
 		return nil, fmt.Errorf("sync captured tables: %w", err)
 	}
-	columns, err := installCaptureFunctions(ctx, tx, fs)
+	functions, err := installCaptureFunctions(ctx, tx, fs)
 	if err != nil {
 		return nil, err
 	}
@@ -147,13 +147,14 @@ SELECT to_regclass($1)::text, coalesce(to_regclass($1)::oid, 0),
 		if !hasColumn {
 			return nil, fmt.Errorf("table %s has no tenant column %s (set tenant-column in the dataset file)", table, f.column)
 		}
-		for _, ev := range []struct{ op, ref, fn string }{
-			{"INSERT", "REFERENCING NEW TABLE AS new_rows", "capture_" + f.column},
-			{"UPDATE", "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows", "capture_" + f.column},
-			{"DELETE", "REFERENCING OLD TABLE AS old_rows", "capture_" + f.column},
-			{"TRUNCATE", "", "capture_truncate"},
+		for _, ev := range []struct{ name, when, fn string }{
+			{"insert", "AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT", "capture_new_" + f.column},
+			{"update", "AFTER UPDATE ON {table} REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT", "capture_new_" + f.column},
+			{"move", "AFTER UPDATE ON {table} FOR EACH ROW WHEN (OLD.{column} IS DISTINCT FROM NEW.{column})", "capture_moved_" + f.column},
+			{"delete", "AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT", "capture_old_" + f.column},
+			{"truncate", "AFTER TRUNCATE ON {table} FOR EACH STATEMENT", "capture_truncate"},
 		} {
-			tr := trigger{*rel, triggerPrefix + strings.ToLower(ev.op)}
+			tr := trigger{*rel, triggerPrefix + ev.name}
 			if !triggers {
 				continue // dropped below with the others
 			}
@@ -167,10 +168,11 @@ SELECT to_regclass($1)::text, coalesce(to_regclass($1)::oid, 0),
 					return nil, err
 				}
 			}
-			sql := fmt.Sprintf(`CREATE TRIGGER %s AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION cachewarm.%s()`,
-				pgx.Identifier{tr.name}.Sanitize(), ev.op, *rel, ev.ref, pgx.Identifier{ev.fn}.Sanitize())
+			when := strings.NewReplacer("{table}", *rel, "{column}", pgx.Identifier{f.column}.Sanitize()).Replace(ev.when)
+			sql := fmt.Sprintf(`CREATE TRIGGER %s %s EXECUTE FUNCTION cachewarm.%s()`,
+				pgx.Identifier{tr.name}.Sanitize(), when, pgx.Identifier{ev.fn}.Sanitize())
 			if _, err := tx.Exec(ctx, sql); err != nil {
-				return nil, fmt.Errorf("create %s trigger on %s: %w", ev.op, table, err)
+				return nil, fmt.Errorf("create %s trigger on %s: %w", ev.name, table, err)
 			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO cachewarm.capture_tables (relid, name, tenant_column, datasets) VALUES ($1, $2, $3, $4)
@@ -185,69 +187,53 @@ ON CONFLICT (relid) DO UPDATE SET datasets = (SELECT array_agg(DISTINCT d ORDER 
 			return nil, err
 		}
 	}
-	if err := dropUnusedCaptureFunctions(ctx, tx, columns); err != nil {
+	if err := dropUnusedCaptureFunctions(ctx, tx, functions); err != nil {
 		return nil, err
 	}
 	return covered, nil
 }
 
-// installCaptureFunctions (re)creates the trigger functions the tables of fs need, one per
-// tenant column, and drops those no table needs any more.
+// installCaptureFunctions (re)creates the trigger functions the tables of fs need, three per
+// tenant column, and returns the names of all it made (in schema cachewarm).
 //
 // Each runs inside the ERP writer's transaction, so it does the least that can be done
-// there: one INSERT of the distinct tenants the statement touched (read once from its
-// transition tables, so a 10,000-row statement appends one row per tenant) into
-// cachewarm.changes, which has no index, no unique key and no row two writers could both
-// need. It runs with the rights of the role that ran migrate (SECURITY DEFINER, with a pinned
+// there: one INSERT into cachewarm.changes, which has no index, no unique key and no row two
+// writers could both need. capture_new_<column> appends the distinct tenants of the rows a
+// statement inserted or updated (read once from its transition table, so a 10,000-row
+// statement appends one row per tenant); capture_old_<column> those of the rows it deleted.
+// An UPDATE keeps no table of old rows: the rare row whose tenant column changed fires
+// capture_moved_<column>, a row trigger whose WHEN clause PostgreSQL evaluates without
+// calling it for any other row (docs/change-capture.md has the measurements).
+//
+// They run with the rights of the role that ran migrate (SECURITY DEFINER, with a pinned
 // search_path), so the ERP's own role needs no right on schema cachewarm.
 func installCaptureFunctions(ctx context.Context, tx pgx.Tx, fs map[string]*feed) ([]string, error) {
-	const body = `CREATE OR REPLACE FUNCTION %[1]s() RETURNS trigger
+	const header = `CREATE OR REPLACE FUNCTION cachewarm.%s() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $cachewarm_capture$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO cachewarm.changes (relid, tenant_id)
-        SELECT DISTINCT TG_RELID, n.%[2]s::text FROM new_rows n WHERE n.%[2]s IS NOT NULL;
-    ELSIF TG_OP = 'DELETE' THEN
-        INSERT INTO cachewarm.changes (relid, tenant_id)
-        SELECT DISTINCT TG_RELID, o.%[2]s::text FROM old_rows o WHERE o.%[2]s IS NOT NULL;
-    ELSE
-        INSERT INTO cachewarm.changes (relid, tenant_id)
-        SELECT TG_RELID, n.%[2]s::text FROM new_rows n WHERE n.%[2]s IS NOT NULL
-        UNION
-        SELECT TG_RELID, o.%[2]s::text FROM old_rows o WHERE o.%[2]s IS NOT NULL;
-    END IF;
+    INSERT INTO cachewarm.changes (relid, tenant_id) %s;
     RETURN NULL;
 END
 $cachewarm_capture$`
-	columns := map[string]bool{}
+	bodies := map[string]string{"capture_truncate": `VALUES (TG_RELID, NULL)`}
 	for _, f := range fs {
-		columns[f.column] = true
+		col := pgx.Identifier{f.column}.Sanitize()
+		bodies["capture_new_"+f.column] = fmt.Sprintf(`SELECT DISTINCT TG_RELID, n.%[1]s::text FROM new_rows n WHERE n.%[1]s IS NOT NULL`, col)
+		bodies["capture_old_"+f.column] = fmt.Sprintf(`SELECT DISTINCT TG_RELID, o.%[1]s::text FROM old_rows o WHERE o.%[1]s IS NOT NULL`, col)
+		bodies["capture_moved_"+f.column] = fmt.Sprintf(`SELECT TG_RELID, OLD.%[1]s::text WHERE OLD.%[1]s IS NOT NULL`, col)
 	}
-	for _, col := range slices.Sorted(maps.Keys(columns)) {
-		fn := "cachewarm." + pgx.Identifier{"capture_" + col}.Sanitize()
-		if _, err := tx.Exec(ctx, fmt.Sprintf(body, fn, pgx.Identifier{col}.Sanitize())); err != nil {
-			return nil, fmt.Errorf("create change trigger function for tenant column %s: %w", col, err)
+	names := slices.Sorted(maps.Keys(bodies))
+	for _, name := range names {
+		if _, err := tx.Exec(ctx, fmt.Sprintf(header, pgx.Identifier{name}.Sanitize(), bodies[name])); err != nil {
+			return nil, fmt.Errorf("create change trigger function %s: %w", name, err)
 		}
 	}
-	if _, err := tx.Exec(ctx, `CREATE OR REPLACE FUNCTION cachewarm.capture_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $cachewarm_capture$
-BEGIN
-    INSERT INTO cachewarm.changes (relid, tenant_id) VALUES (TG_RELID, NULL);
-    RETURN NULL;
-END
-$cachewarm_capture$`); err != nil {
-		return nil, fmt.Errorf("create truncate trigger function: %w", err)
-	}
-	return slices.Sorted(maps.Keys(columns)), nil
+	return names, nil
 }
 
-// dropUnusedCaptureFunctions drops the change trigger functions of tenant columns no table
-// has any more.
-func dropUnusedCaptureFunctions(ctx context.Context, tx pgx.Tx, columns []string) error {
-	keep := []string{"capture_truncate"} // names in schema cachewarm
-	for _, col := range columns {
-		keep = append(keep, "capture_"+col)
-	}
+// dropUnusedCaptureFunctions drops the change trigger functions not in keep: those of tenant
+// columns no table has any more, and those of older cachewarm versions.
+func dropUnusedCaptureFunctions(ctx context.Context, tx pgx.Tx, keep []string) error {
 	rows, err := tx.Query(ctx, `
 SELECT format('DROP FUNCTION %s()', p.oid::regproc) FROM pg_proc p
 WHERE p.pronamespace = 'cachewarm'::regnamespace AND p.proname LIKE 'capture\_%' AND NOT p.proname = ANY($1::text[])`, keep)

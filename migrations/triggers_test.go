@@ -161,6 +161,20 @@ WHERE kind = 'cachewarm.warm_datasets' AND args ->> 'tenant_id' = 't003'`)
 		require.Zero(t, rewarmJobs(t, pool, "t002", "exchange_rates"))
 	})
 
+	t.Run("row moved to another tenant", func(t *testing.T) {
+		// An UPDATE keeps no table of old rows: the row trigger on a changed tenant column
+		// reports the tenant the row left.
+		_, err := pool.Exec(ctx, `UPDATE cachewarm.river_job SET state = 'completed', finalized_at = now()
+WHERE kind = 'cachewarm.warm_datasets' AND args ->> 'tenant_id' IN ('t001', 't002')`)
+		require.NoError(t, err)
+		left, joined := rewarmJobs(t, pool, "t001", "vendors"), rewarmJobs(t, pool, "t002", "vendors")
+		_, err = pool.Exec(ctx, `UPDATE vendors SET tenant_id = 't002', id = id + 100000, code = code || '-moved' WHERE tenant_id = 't001' AND id = 1`)
+		require.NoError(t, err)
+		collect(t, pool)
+		require.Equal(t, left+1, rewarmJobs(t, pool, "t001", "vendors"), "the tenant the row left")
+		require.Equal(t, joined+1, rewarmJobs(t, pool, "t002", "vendors"), "the tenant it joined")
+	})
+
 	t.Run("repeatable read", func(t *testing.T) {
 		// Under REPEATABLE READ the trigger must not fail the caller's transaction.
 		tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
@@ -193,7 +207,7 @@ SELECT count(*)::text AS value FROM vendors WHERE tenant_id = $1::text`})
 	res, err := migrations.Migrate(ctx, pool, cat, logger)
 	require.NoError(t, err)
 	require.Contains(t, res.Triggered, "vendor_notes")
-	require.Len(t, triggersOn(t, pool, "vendor_notes"), 4, "INSERT, UPDATE, DELETE and TRUNCATE")
+	require.Len(t, triggersOn(t, pool, "vendor_notes"), 5, "INSERT, UPDATE, a tenant move, DELETE and TRUNCATE")
 
 	_, err = pool.Exec(ctx, `INSERT INTO vendor_notes VALUES ('t001', 1, 'call back')`)
 	require.NoError(t, err)
