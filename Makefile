@@ -41,9 +41,8 @@ bench: services build ## end-to-end benchmark: full warm of $(BENCH_TENANTS) ten
 	$(GO) run ./cmd/cachewarm-bench --tenants $(BENCH_TENANTS) --workers $(BENCH_WORKERS) --bin $(BIN)
 	$(MAKE) --no-print-directory bench-writes
 
-bench-writes: services build ## what change capture costs the ERP's writes, both modes: pgbench with and without cachewarm, interleaved
-	BIN=$(BIN) scripts/writepath.sh
-	$(GO) test -run '^$$' -bench WriteThroughput -benchtime 1x ./internal/capture/logical/
+bench-writes: services ## what change capture costs the ERP's writes, both modes: pgbench with and without cachewarm, interleaved, on a private PostgreSQL
+	$(GO) test -run '^$$' -bench WritePath -benchtime 1x -timeout 30m ./test/writepath/
 
 SCALING_TENANTS ?= 1000
 scaling: services ## worker-count curve: warm $(SCALING_TENANTS) tenants with 1-3 worker processes, single Redis vs cluster
