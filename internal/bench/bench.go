@@ -52,6 +52,7 @@ type Options struct {
 	Out          io.Writer
 	Logger       *slog.Logger
 	serverURL    string
+	capture      string // the change capture mode (CACHEWARM_CHANGE_CAPTURE), for migrate and the workers
 	redis        config.Redis
 	databaseURL  string
 	redisURL     string
@@ -81,7 +82,7 @@ func Main(ctx context.Context, args []string, lookup func(string) (string, bool)
 		fmt.Fprintln(stderr, "cachewarm-bench:", err)
 		return err
 	}
-	o.serverURL, o.redis = cfg.DatabaseURL, cfg.Redis
+	o.serverURL, o.redis, o.capture = cfg.DatabaseURL, cfg.Redis, cfg.ChangeCapture
 	o.Out = stdout
 	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	if err := Run(ctx, o); err != nil {
@@ -147,7 +148,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		fmt.Fprintf(out, "seeded %d rows in %s\n", res.TotalRows(), res.Duration.Round(time.Millisecond))
 	}
-	if _, err := migrations.Migrate(ctx, pool, cat, o.Logger); err != nil {
+	if _, err := migrations.MigrateCapture(ctx, pool, cat, o.capture, o.Logger); err != nil {
 		return err
 	}
 	// VACUUM dirties pages across the whole database; without the CHECKPOINT, writing them
@@ -235,6 +236,7 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(tw, "CPU stolen by the hypervisor\t%.0f%% of the machine's CPU time during the warm (other guests on the host; times vary with it)\n",
 		100*cpu.stealShare())
 	if o.Changes > 0 {
+		fmt.Fprintf(tw, "change capture\t%s (CACHEWARM_CHANGE_CAPTURE)\n", o.capture)
 		fmt.Fprintf(tw, "change-to-fresh, idle\tp50 %s  p95 %s  p99 %s  (n=%d)\n", ms(idle.p(50)), ms(idle.p(95)), ms(idle.p(99)), len(idle))
 		fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.p(50)), ms(busy.p(95)), ms(busy.p(99)), len(busy), busyWarm.Round(time.Millisecond))
 	}
