@@ -83,6 +83,15 @@ func TestLogicalModeEndToEnd(t *testing.T) {
 		return len(keys) == 0 && coa == 0
 	}, 20*time.Second, 10*time.Millisecond, "the departed tenant's keys are removed")
 
+	// A tenant that comes (back) is warmed whole.
+	_, err = pool.Exec(ctx, `UPDATE tenants SET active = true WHERE id = 't003'`)
+	require.NoError(t, err)
+	fresh("finance:coa:t003", `"name"`, "the arriving tenant's critical keys are warmed")
+	require.Eventually(t, func() bool {
+		keys, _ := rdb.Keys(ctx, "*:t003:*").Result()
+		return len(keys) > 100
+	}, 30*time.Second, 50*time.Millisecond, "the arriving tenant's other phases are warmed")
+
 	var lag int64
 	require.Eventually(t, func() bool {
 		return pool.QueryRow(ctx, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = 'cachewarm'`).Scan(&lag) == nil && lag < 1<<20
