@@ -1,6 +1,7 @@
 // Package jobs defines cachewarm's River job kinds (args and workers), one file per kind.
 //
-// Kinds are permanent: they are stored in the job table and matched by name.
+// Kinds, queues, attempts and priorities are package jobcontract's, which the SQL functions
+// that insert jobs are rendered from too.
 package jobs
 
 import (
@@ -8,15 +9,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"time"
-)
-
-// Queues. Change-driven re-warms have a queue of their own so a full warm in progress never
-// delays them.
-const (
-	// QueueWarm runs workflow phases and refresh fan-outs.
-	QueueWarm = "warm"
-	// QueueChange runs re-warms of datasets whose source rows changed.
-	QueueChange = "change"
 )
 
 // Default timeouts (CACHEWARM_JOB_TIMEOUT overrides them through the workers' JobTimeout
@@ -28,10 +20,6 @@ const (
 	DatasetTimeout = 30 * time.Second
 	RefreshTimeout = time.Minute
 )
-
-// MaxAttempts of a phase or dataset job. With [backoff] the retries span about 90 seconds, so
-// a Redis or PostgreSQL outage of that length is ridden out.
-const MaxAttempts = 8
 
 // backoff is the delay before retry number attempt (1-based): 1 s doubling to at most 30 s,
 // with up to 20% jitter so a burst of failures does not retry in lockstep.

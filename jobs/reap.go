@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -17,12 +18,12 @@ import (
 type ReapArgs struct{}
 
 // Kind is the permanent job kind.
-func (ReapArgs) Kind() string { return "cachewarm.reap" }
+func (ReapArgs) Kind() string { return jobcontract.KindReap }
 
 // InsertOpts makes the repair unique while it waits or runs.
 func (ReapArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
-		Queue: QueueWarm, Priority: 1, MaxAttempts: 3,
+		Queue: jobcontract.QueueWarm, Priority: 1, MaxAttempts: 3,
 		UniqueOpts: river.UniqueOpts{ByState: []rivertype.JobState{
 			rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 			rivertype.JobStateRetryable, rivertype.JobStateScheduled,

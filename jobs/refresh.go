@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
@@ -23,13 +24,13 @@ type RefreshArgs struct {
 }
 
 // Kind is the permanent job kind.
-func (RefreshArgs) Kind() string { return "cachewarm.refresh" }
+func (RefreshArgs) Kind() string { return jobcontract.KindRefresh }
 
 // InsertOpts makes a refresh unique while it waits or runs (not once completed: that would
 // block the next period's refresh until the completed row is cleaned).
 func (a RefreshArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
-		Queue:       QueueWarm,
+		Queue:       jobcontract.QueueWarm,
 		Priority:    a.Phase.Priority(),
 		MaxAttempts: 3,
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/riverqueue/river"
 )
@@ -21,11 +22,11 @@ type WarmDatasetsArgs struct {
 }
 
 // Kind is the permanent job kind.
-func (WarmDatasetsArgs) Kind() string { return "cachewarm.warm_datasets" }
+func (WarmDatasetsArgs) Kind() string { return jobcontract.KindWarmDatasets }
 
 // InsertOpts puts the job on the change queue, which a full warm never holds up.
 func (WarmDatasetsArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueChange, Priority: 1, MaxAttempts: MaxAttempts}
+	return river.InsertOpts{Queue: jobcontract.QueueChange, Priority: jobcontract.ChangePriority, MaxAttempts: jobcontract.MaxAttempts}
 }
 
 // DatasetsOutcome is reported for every finished dataset job (for metrics).

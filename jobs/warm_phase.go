@@ -11,6 +11,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -31,11 +32,11 @@ type WarmPhaseArgs struct {
 }
 
 // Kind is the permanent job kind.
-func (WarmPhaseArgs) Kind() string { return "cachewarm.warm_phase" }
+func (WarmPhaseArgs) Kind() string { return jobcontract.KindWarmPhase }
 
 // InsertOpts puts the phase on the warm queue at its priority (critical 1, high 2, medium 3).
 func (a WarmPhaseArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueWarm, Priority: a.Phase.Priority(), MaxAttempts: MaxAttempts}
+	return river.InsertOpts{Queue: jobcontract.QueueWarm, Priority: a.Phase.Priority(), MaxAttempts: jobcontract.MaxAttempts}
 }
 
 // PhaseOutcome is what a phase job reports to its workflow when it finishes: on success, or

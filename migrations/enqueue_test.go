@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/cachewarm/cachewarm/jobs"
 	"github.com/cachewarm/cachewarm/migrations"
 	"github.com/cachewarm/cachewarm/workflows"
@@ -65,7 +68,7 @@ func TestSQLEnqueueWarm(t *testing.T) {
 			{"colon tenant id", `SELECT cachewarm.enqueue_warm('x:*')`, "22023", "invalid tenant id 'x:*'"},
 			{"null tenant id", `SELECT cachewarm.enqueue_warm(NULL)`, "22023", "invalid tenant id 'NULL'"},
 			{"unknown tenant", `SELECT cachewarm.enqueue_warm('t999')`, "P0002", "unknown tenant 't999': not an active tenant (tenants.sql)"},
-			{"bad phase", `SELECT cachewarm.enqueue_warm('t001', ARRAY['critical', 'urgent'])`, "22023", "unknown phase 'urgent': want critical, high or medium"},
+			{"bad phase", `SELECT cachewarm.enqueue_warm('t001', ARRAY['critical', 'urgent'])`, "22023", "unknown phase 'urgent': want one of critical, high, medium"},
 			{"no phase", `SELECT cachewarm.enqueue_warm('t001', ARRAY[]::text[])`, "22023", "no phase given"},
 			{"null phases", `SELECT cachewarm.enqueue_warm('t001', NULL)`, "22023", "no phase given"},
 			{"unknown dataset", `SELECT cachewarm.enqueue_dataset_warm('t001', ARRAY['coa'])`, "22023", "unknown dataset 'coa'"},
@@ -247,13 +250,28 @@ FROM cachewarm.job_status WHERE kind = $1`, kind).Scan(&s.Tenant, &s.PhaseOrData
 	require.Equal(t, "t001", failed.Tenant)
 	require.Equal(t, "broken", failed.PhaseOrDataset)
 	require.Equal(t, 1, failed.Attempt)
-	require.Equal(t, jobs.MaxAttempts, failed.MaxAttempts)
+	require.Equal(t, jobcontract.MaxAttempts, failed.MaxAttempts)
 	require.NotNil(t, failed.LastError)
 	require.Contains(t, *failed.LastError, "division by zero")
 	require.WithinDuration(t, time.Now().Add(time.Second), failed.ScheduledAt, 2*time.Second, "the retry is scheduled after the backoff")
 	require.Nil(t, failed.WorkflowID)
 
 	ok := read("cachewarm.warm_phase")
-	require.Equal(t, status{Tenant: "t001", PhaseOrDataset: "critical", State: "completed", Attempt: 1, MaxAttempts: jobs.MaxAttempts,
+	require.Equal(t, status{Tenant: "t001", PhaseOrDataset: "critical", State: "completed", Attempt: 1, MaxAttempts: jobcontract.MaxAttempts,
 		ScheduledAt: ok.ScheduledAt, WorkflowID: &wf}, ok)
+}
+
+// TestSQLTenantRuleIsGos: the database's tenant id rule accepts exactly what cache.ParseTenant
+// accepts.
+func TestSQLTenantRuleIsGos(t *testing.T) {
+	t.Parallel()
+	env := fixture.New(t, 1)
+	ids := []string{"t001", "A-z_09", "", " t001", "t001\n", "acme.corp", "a:b", "a*", "é", "x{t002}",
+		strings.Repeat("a", cache.MaxTenantLen), strings.Repeat("a", cache.MaxTenantLen+1)}
+	for _, id := range ids {
+		var valid bool
+		require.NoError(t, env.Pool.QueryRow(context.Background(), `SELECT cachewarm.valid_tenant_id($1)`, id).Scan(&valid))
+		_, err := cache.ParseTenant(id)
+		require.Equal(t, err == nil, valid, "%q", id)
+	}
 }

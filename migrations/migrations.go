@@ -1,6 +1,7 @@
 // Package migrations installs cachewarm's database objects in the schema cachewarm: River's
 // tables (through rivermigrate), cachewarm's own numbered migrations (through goose's provider
-// API), and the change triggers on the ERP's source tables.
+// API), the functions that insert jobs (rendered from package jobcontract on every run), and
+// change capture on the ERP's source tables.
 package migrations
 
 import (
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -122,6 +124,9 @@ func MigrateCapture(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalo
 		res.Own = append(res.Own, r.Source.Version)
 	}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		if err := installFunctions(ctx, tx); err != nil {
+			return err
+		}
 		if err := installTenants(ctx, tx, cat.Tenants()); err != nil {
 			return err
 		}
@@ -129,7 +134,7 @@ func MigrateCapture(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalo
 		return err
 	})
 	if err != nil {
-		return res, fmt.Errorf("migrate: change capture: %w", err)
+		return res, fmt.Errorf("migrate: %w", err)
 	}
 	if mode == CaptureLogical {
 		if err := installPublication(ctx, pool); err != nil {
@@ -138,4 +143,19 @@ func MigrateCapture(ctx context.Context, pool *pgxpool.Pool, cat *catalog.Catalo
 	}
 	logger.InfoContext(ctx, "migrated", "triggers_on", res.Triggered, "schema", Schema, "river_versions", res.River, "cachewarm_versions", res.Own)
 	return res, nil
+}
+
+// installFunctions (re)creates the SQL functions that insert jobs, rendered from the job
+// contract (package jobcontract): they follow the Go code of the binary that runs migrate.
+func installFunctions(ctx context.Context, tx pgx.Tx) error {
+	stmts, err := jobcontract.Functions()
+	if err != nil {
+		return err
+	}
+	for _, stmt := range stmts {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("install the job functions: %w\n%s", err, stmt)
+		}
+	}
+	return nil
 }

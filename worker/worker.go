@@ -19,6 +19,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/httpapi"
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/cachewarm/cachewarm/internal/metrics"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/jobs"
@@ -132,7 +133,7 @@ func New(d Deps) (*Worker, error) {
 		Schema:               migrations.Schema,
 		Logger:               d.Logger,
 		Workers:              workers,
-		Queues:               map[string]river.QueueConfig{jobs.QueueWarm: {MaxWorkers: cfg.Workers}, jobs.QueueChange: {MaxWorkers: cfg.ChangeWorkers}},
+		Queues:               map[string]river.QueueConfig{jobcontract.QueueWarm: {MaxWorkers: cfg.Workers}, jobcontract.QueueChange: {MaxWorkers: cfg.ChangeWorkers}},
 		FetchCooldown:        fetchCooldown,
 		FetchPollInterval:    fetchPollInterval,
 		JobTimeout:           jobTimeout,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -149,7 +150,7 @@ SELECT r.id, r.tenant_id, r.trigger, r.state, r.phases, r.created_at, r.started_
            SELECT j.args ->> 'phase', j.state::text, j.id, j.attempt, j.max_attempts, 0, NULL,
                   coalesce(j.errors[array_length(j.errors, 1)] ->> 'error', ''), NULL
            FROM cachewarm.river_job j
-           WHERE j.kind = 'cachewarm.warm_phase' AND j.args @> jsonb_build_object('workflow_id', r.id)
+           WHERE j.kind = '` + jobcontract.KindWarmPhase + `' AND j.args @> jsonb_build_object('workflow_id', r.id)
              AND j.state NOT IN ('completed')
              AND NOT EXISTS (SELECT 1 FROM cachewarm.workflow_phases p2
                              WHERE p2.workflow_id = r.id AND p2.phase = j.args ->> 'phase')

@@ -1,5 +1,7 @@
 package workflows
 
+import "github.com/cachewarm/cachewarm/internal/jobcontract"
+
 const (
 	// The active tenants come from tenants.sql, which migrate installs as active_tenants().
 	activeTenantsSQL = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) ORDER BY t.id`
@@ -25,7 +27,7 @@ SELECT r.tenant_id FROM cachewarm.workflow_runs r
 WHERE r.id = ANY($1::bigint[]) AND r.state IN ('queued', 'running') AND NOT $2::text = ANY(r.phases)
   AND NOT EXISTS (
       SELECT 1 FROM cachewarm.river_job j
-      WHERE j.kind = 'cachewarm.warm_datasets' AND j.state IN ('available', 'scheduled', 'retryable', 'pending')
+      WHERE j.kind = '` + jobcontract.KindWarmDatasets + `' AND j.state IN ('available', 'scheduled', 'retryable', 'pending')
         AND j.args @> jsonb_build_object('tenant_id', r.tenant_id, 'reason', 'refresh', 'datasets', to_jsonb($3::text[])))
 ORDER BY r.tenant_id`
 
@@ -97,7 +99,7 @@ SELECT j.id, j.state::text, j.args::text::bytea, j.attempt::int, j.created_at, c
        coalesce(j.errors[array_length(j.errors, 1)] ->> 'error', '')
 FROM cachewarm.river_job j
 JOIN cachewarm.workflow_runs r ON r.id = (j.args ->> 'workflow_id')::bigint
-WHERE j.kind = 'cachewarm.warm_phase' AND j.state IN ('discarded', 'cancelled')
+WHERE j.kind = '` + jobcontract.KindWarmPhase + `' AND j.state IN ('discarded', 'cancelled')
   AND r.state IN ('queued', 'running')
   AND NOT EXISTS (SELECT 1 FROM cachewarm.workflow_phases p WHERE p.workflow_id = r.id AND p.phase = j.args ->> 'phase')
 ORDER BY j.id`

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/jobs"
 	"github.com/jackc/pgx/v5"
@@ -253,7 +254,7 @@ func (s *Service) CompletePhase(ctx context.Context, tx pgx.Tx, client *river.Cl
 			return fmt.Errorf("insert phase %s: %w", next.Phase, err)
 		}
 		nextJob = &res.Job.ID
-		if _, err := tx.Exec(ctx, notifySQL, jobs.QueueWarm); err != nil {
+		if _, err := tx.Exec(ctx, notifySQL, jobcontract.QueueWarm); err != nil {
 			return fmt.Errorf("notify: %w", err)
 		}
 	}
@@ -333,7 +334,7 @@ func (s *Service) refreshBusy(ctx context.Context, tx pgx.Tx, client *river.Clie
 	for i, t := range tenants {
 		args := jobs.WarmDatasetsArgs{TenantID: t, Datasets: names, Reason: TriggerRefresh}
 		opts := args.InsertOpts()
-		opts.Queue, opts.Priority = jobs.QueueWarm, p.Priority()
+		opts.Queue, opts.Priority = jobcontract.QueueWarm, p.Priority()
 		if spread > 0 {
 			opts.ScheduledAt = time.Now().Add(rand.N(spread))
 		}
