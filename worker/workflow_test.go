@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,27 @@ func TestWorkflowShowsRunningOnlyOnceItsFirstPhaseTakesLong(t *testing.T) {
 	_, err = gate.Exec(ctx, `SELECT pg_advisory_lock($1)`, key)
 	require.NoError(t, err)
 
+	// Every change of a workflow's state, with the transaction that made it.
+	_, err = env.Pool.Exec(ctx, `
+CREATE TABLE state_changes (workflow_id bigint, state text, xact xid8 DEFAULT pg_current_xact_id(), at timestamptz DEFAULT clock_timestamp());
+CREATE FUNCTION record_state_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO state_changes (workflow_id, state) VALUES (NEW.id, NEW.state);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER record_state_change AFTER UPDATE OF state ON cachewarm.workflow_runs
+FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION record_state_change();`)
+	require.NoError(t, err)
+	// changes returns the states others could see: the last one of each transaction.
+	changes := func(id int64) []string {
+		rows, err := env.Pool.Query(ctx, `
+SELECT DISTINCT ON (xact) state FROM state_changes WHERE workflow_id = $1 ORDER BY xact, at DESC`, id)
+		require.NoError(t, err)
+		states, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		return states
+	}
+
 	w := env.StartWorker(t, env.Config(t, nil), gatedCatalog(t, key))
 	fast, err := w.Workflows().Start(ctx, w.Client(), workflows.Request{Tenants: []string{"t001"}, Phases: []catalog.Phase{catalog.PhaseHigh}, Trigger: "test"})
 	require.NoError(t, err)
@@ -291,5 +313,16 @@ SELECT r.started_at = p.started_at FROM cachewarm.workflow_runs r
 JOIN cachewarm.workflow_phases p ON p.workflow_id = r.id AND p.phase = r.phases[1]
 WHERE r.id = $1`, id).Scan(&same))
 		require.True(t, same, "workflow %d started with its first phase", id)
+	}
+	require.Equal(t, []string{workflows.StateRunning, workflows.StateCompleted}, changes(slow[0].ID))
+	// The fast workflow went from queued to completed in one step, unless its only phase
+	// really took longer than the marking delay (a very slow machine).
+	var took time.Duration
+	var attempts int
+	require.NoError(t, env.Pool.QueryRow(ctx, `
+SELECT (extract(epoch FROM p.finished_at - p.started_at) * 1e9)::bigint, p.attempts FROM cachewarm.workflow_phases p WHERE p.workflow_id = $1`,
+		fast[0].ID).Scan(&took, &attempts))
+	if got := changes(fast[0].ID); !slices.Equal(got, []string{workflows.StateCompleted}) {
+		require.GreaterOrEqual(t, took, 200*time.Millisecond, "a %s phase (attempts %d) marked its workflow running: %v", took, attempts, got)
 	}
 }
