@@ -46,9 +46,8 @@ func TestInvalidateTenantExact(t *testing.T) {
 	require.Zero(t, exists("t1"))
 	require.EqualValues(t, len(keys), exists("t10"))
 	require.EqualValues(t, len(keys), exists("t1x"))
-	time.Sleep(300 * time.Millisecond)
-	require.Zero(t, exists("t1"), "nothing re-warms them")
-	require.Equal(t, jobs, countJobs(t, env))
+	// Nothing can re-warm them: the command queued no job (it would have, before returning).
+	require.Equal(t, jobs, countJobs(t, env), "no re-warm job queued")
 
 	// By default the removed datasets are re-warmed.
 	require.NoError(t, env.Redis.PExpire(ctx, "finance:coa:t10", time.Minute).Err())
