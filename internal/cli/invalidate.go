@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/invalidation"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/workflows"
 	"github.com/spf13/cobra"
@@ -15,7 +16,6 @@ func (a *app) invalidateCmd() *cobra.Command {
 		tenants, datasets []string
 		allTenants        bool
 		noRewarm          bool
-		skipped           int
 	)
 	cmd := &cobra.Command{
 		Use:   "invalidate --tenant ID [--dataset NAME]... | --all-tenants [--no-rewarm]",
@@ -26,14 +26,6 @@ func (a *app) invalidateCmd() *cobra.Command {
 			if allTenants == (len(tenants) > 0) {
 				return errors.New("name tenants with --tenant ID, or use --all-tenants (not both)")
 			}
-			parsed := make([]cache.Tenant, 0, len(tenants))
-			for _, id := range tenants {
-				t, err := cache.ParseTenant(id)
-				if err != nil {
-					return err
-				}
-				parsed = append(parsed, t)
-			}
 			cfg, err := a.config()
 			if err != nil {
 				return err
@@ -42,11 +34,11 @@ func (a *app) invalidateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			names := splitList(datasets)
-			for _, n := range names {
-				if _, err := cat.Lookup(n); err != nil {
-					return fmt.Errorf("%w (known: %v)", err, cat.Names())
-				}
+			req := invalidation.Request{
+				Tenants: tenants, AllTenants: allTenants, Datasets: splitList(datasets), Rewarm: !noRewarm, Reason: "invalidate",
+			}
+			if err := req.Check(cat); err != nil { // before connecting
+				return err
 			}
 			cfg, pool, rdb, err := a.connect(ctx, 4)
 			if err != nil {
@@ -54,51 +46,24 @@ func (a *app) invalidateCmd() *cobra.Command {
 			}
 			defer pool.Close()
 			defer rdb.Close()
-			svc := workflows.New(pool, a.logger())
-			if allTenants {
-				ids, err := svc.ActiveTenants(ctx)
-				if err != nil {
-					return err
-				}
-				for _, id := range ids {
-					t, err := cache.ParseTenant(id)
-					if err != nil {
-						// One bad row must not stop the others: its keys could not be named
-						// anyway (no warm writes them), so there is nothing to remove.
-						skipped++
-						fmt.Fprintf(a.stderr, "tenant %q skipped: %v\n", id, err)
-						a.logger().WarnContext(ctx, "invalidate: tenant skipped", "tenant", fmt.Sprintf("%q", id), "err", err)
-						continue
-					}
-					parsed = append(parsed, t)
-				}
-			} else {
-				for _, t := range parsed {
-					ok, err := svc.TenantExists(ctx, t.String())
-					if err != nil {
-						return err
-					}
-					if !ok {
-						return fmt.Errorf("%w: %q (not an active tenant: see tenants.sql)", workflows.ErrUnknownTenant, t)
-					}
-				}
+			keys := cache.Keys{HashTag: cfg.HashTags}
+			svc := invalidation.New(warm.New(pool, cache.NewWriter(rdb, cfg.ValueFormat, keys), keys, cat, a.logger()),
+				workflows.New(pool, a.logger()), a.logger())
+			rep, err := svc.Invalidate(ctx, req)
+			for _, sk := range rep.Skipped {
+				fmt.Fprintf(a.stderr, "tenant %q skipped: %v\n", sk.ID, sk.Err)
 			}
-			w := warm.New(pool, cache.NewWriter(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, cat, a.logger())
-			total, jobs := 0, 0
+			for _, res := range rep.Tenants {
+				fmt.Fprintf(a.stdout, "tenant %s: %d key(s) removed, %d re-warm job(s) queued\n", res.Tenant, res.Deleted, res.Rewarm)
+			}
+			if err != nil {
+				return err
+			}
 			skippedNote := ""
-			if skipped > 0 {
-				skippedNote = fmt.Sprintf(" (%d skipped: not a valid tenant id)", skipped)
+			if len(rep.Skipped) > 0 {
+				skippedNote = fmt.Sprintf(" (%d skipped: not a valid tenant id)", len(rep.Skipped))
 			}
-			for _, t := range parsed {
-				res, err := w.Invalidate(ctx, t, names, !noRewarm, "invalidate")
-				if err != nil {
-					return err
-				}
-				total += res.Deleted
-				jobs += res.Rewarm
-				fmt.Fprintf(a.stdout, "tenant %s: %d key(s) removed, %d re-warm job(s) queued\n", t, res.Deleted, res.Rewarm)
-			}
-			fmt.Fprintf(a.stdout, "invalidated %d tenant(s)%s: %d key(s) removed, %d re-warm job(s) queued\n", len(parsed), skippedNote, total, jobs)
+			fmt.Fprintf(a.stdout, "invalidated %d tenant(s)%s: %d key(s) removed, %d re-warm job(s) queued\n", len(rep.Tenants), skippedNote, rep.Deleted, rep.Rewarm)
 			return nil
 		},
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/invalidation"
 	"github.com/cachewarm/cachewarm/internal/metrics"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/workflows"
@@ -27,7 +28,7 @@ type API struct {
 }
 
 func (s *Server) routeAPI(api *API) {
-	h := &apiHandler{api: api, server: s}
+	h := &apiHandler{api: api, server: s, invalidation: invalidation.New(api.Warmer, api.Workflows, s.logger)}
 	s.mux.Handle("POST /api/cache/warm", s.Protect(http.HandlerFunc(h.warm)))
 	s.mux.Handle("POST /api/cache/invalidate", s.Protect(http.HandlerFunc(h.invalidate)))
 	// The reads name tenants: the same protection, and a bounded share of the pool.
@@ -36,8 +37,9 @@ func (s *Server) routeAPI(api *API) {
 }
 
 type apiHandler struct {
-	api    *API
-	server *Server
+	api          *API
+	server       *Server
+	invalidation *invalidation.Service
 }
 
 // WarmRequest is the body of POST /api/cache/warm.
@@ -123,16 +125,10 @@ func (r InvalidateRequest) Resolve(cat *catalog.Catalog) (cache.Tenant, []string
 	if id == "" {
 		return cache.Tenant{}, nil, false, errors.New(`no tenant: give "tenant" (or "tenantId" with "eventType")`)
 	}
-	t, err := cache.ParseTenant(id)
-	if err != nil {
+	if err := (invalidation.Request{Tenants: []string{id}, Datasets: datasets}).Check(cat); err != nil {
 		return cache.Tenant{}, nil, false, err
 	}
-	for _, d := range datasets {
-		if _, err := cat.Lookup(d); err != nil {
-			return cache.Tenant{}, nil, false, err
-		}
-	}
-	return t, datasets, rewarm, nil
+	return cache.MustTenant(id), datasets, rewarm, nil
 }
 
 func (h *apiHandler) invalidate(w http.ResponseWriter, r *http.Request) {
@@ -145,21 +141,19 @@ func (h *apiHandler) invalidate(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	exists, err := h.api.Workflows.TenantExists(r.Context(), t.String())
-	if err != nil {
-		WriteError(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	if !exists {
+	rep, err := h.invalidation.Invalidate(r.Context(), invalidation.Request{
+		Tenants: []string{t.String()}, Datasets: datasets, Rewarm: rewarm, Reason: "invalidate",
+	})
+	if errors.Is(err, workflows.ErrUnknownTenant) {
 		WriteError(w, http.StatusNotFound, fmt.Sprintf("unknown tenant %q", t))
 		return
 	}
-	res, err := h.api.Warmer.Invalidate(r.Context(), t, datasets, rewarm, "invalidate")
 	if err != nil {
 		h.server.logger.ErrorContext(r.Context(), "api invalidate", "err", err)
 		WriteError(w, http.StatusInternalServerError, "invalidate: "+err.Error())
 		return
 	}
+	res := rep.Tenants[0]
 	writeJSON(w, http.StatusOK, res)
 }
 
