@@ -188,15 +188,6 @@ func (w *Worker) Warmer() *warm.Warmer { return w.warmer }
 // Metrics returns the worker's metrics.
 func (w *Worker) Metrics() *metrics.Metrics { return w.metrics }
 
-// DefaultPhases are the phases a workflow runs when none are named: critical and high, and
-// medium when CACHE_WARMING_PHASE3_ENABLED is on.
-func DefaultPhases(cfg config.Config) []catalog.Phase {
-	if cfg.Phase3Enabled {
-		return catalog.Phases
-	}
-	return []catalog.Phase{catalog.PhaseCritical, catalog.PhaseHigh}
-}
-
 // Options tune Run.
 type Options struct {
 	// HTTP, if set, is the listener to serve HTTP on; otherwise Run listens on
@@ -243,7 +234,7 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	w.logger.InfoContext(ctx, "worker started", "river_client", w.client.ID(), "config", w.cfg)
 
 	if w.cfg.WarmingEnabled && w.cfg.StartupWarm {
-		runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: DefaultPhases(w.cfg), Trigger: workflows.TriggerStartup})
+		runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: w.cfg.DefaultPhases(), Trigger: workflows.TriggerStartup})
 		if err != nil {
 			w.logger.ErrorContext(ctx, "startup warm not enqueued", "err", err)
 		} else {
@@ -294,7 +285,7 @@ func (w *Worker) stream(ctx context.Context, collector *capture.Collector) error
 		Sink:       collector.Record,
 		OnSlotLost: func(ctx context.Context) error {
 			w.logger.WarnContext(ctx, "replication slot lost (dropped, or invalidated by max_slot_wal_keep_size): changes may be missing, re-warming every tenant")
-			runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: DefaultPhases(w.cfg), Trigger: workflows.TriggerSlotLost})
+			runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: w.cfg.DefaultPhases(), Trigger: workflows.TriggerSlotLost})
 			if err == nil {
 				w.logger.InfoContext(ctx, "full re-warm enqueued after the slot loss", "tenants", len(runs))
 			}
@@ -360,7 +351,7 @@ func (w *Worker) httpHandler(ctx context.Context) (http.Handler, error) {
 	}
 	return httpapi.New(httpapi.Deps{
 		Pool: w.pool, Redis: w.rdb, Metrics: w.metrics, Gatherer: w.registry,
-		API:     &httpapi.API{Workflows: w.workflows, Client: w.client, Warmer: w.warmer, DefaultPhases: DefaultPhases(w.cfg)},
+		API:     &httpapi.API{Workflows: w.workflows, Client: w.client, Warmer: w.warmer, DefaultPhases: w.cfg.DefaultPhases()},
 		RiverUI: ui, Token: w.cfg.APIToken, Logger: w.logger,
 	}), nil
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
-	"github.com/cachewarm/cachewarm/worker"
 	"github.com/cachewarm/cachewarm/workflows"
 	"github.com/spf13/cobra"
 )
@@ -98,7 +97,7 @@ func (a *app) warmCmd() *cobra.Command {
 // phasesOrDefault parses named phases, or returns the configured default.
 func phasesOrDefault(cfg config.Config, names []string) ([]catalog.Phase, error) {
 	if len(names) == 0 {
-		return worker.DefaultPhases(cfg), nil
+		return cfg.DefaultPhases(), nil
 	}
 	return catalog.ParsePhases(names)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/robfig/cron/v3"
@@ -488,4 +489,13 @@ func splitHostPort(a string) (string, int, error) {
 		return "", 0, errors.New("port is not a number 1-65535")
 	}
 	return a[:i], p, nil
+}
+
+// DefaultPhases are the phases a workflow runs when none are named: critical and high, and
+// medium when CACHE_WARMING_PHASE3_ENABLED is on.
+func (c Config) DefaultPhases() []catalog.Phase {
+	if c.Phase3Enabled {
+		return catalog.Phases
+	}
+	return []catalog.Phase{catalog.PhaseCritical, catalog.PhaseHigh}
 }
