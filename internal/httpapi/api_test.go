@@ -16,7 +16,6 @@ import (
 	"github.com/cachewarm/cachewarm/internal/httpapi"
 	"github.com/cachewarm/cachewarm/internal/metrics"
 	"github.com/cachewarm/cachewarm/internal/testenv"
-	"github.com/cachewarm/cachewarm/worker"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -42,7 +41,7 @@ func setup(t *testing.T, token string) bundle {
 	w, url := env.StartWorkerHTTP(t, cfg, nil)
 	h := httpapi.New(httpapi.Deps{
 		Pool: env.Pool, Redis: env.Redis, Metrics: w.Metrics(), Gatherer: prometheus.NewRegistry(),
-		API:     &httpapi.API{Workflows: w.Workflows(), Client: w.Client(), Warmer: w.Warmer(), DefaultPhases: worker.DefaultPhases(cfg)},
+		API:     &httpapi.API{Workflows: w.Workflows(), Client: w.Client(), Warmer: w.Warmer(), DefaultPhases: cfg.DefaultPhases()},
 		RiverUI: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "river ui") }),
 		Token:   token, Logger: fixture.Logger(t),
 	})
