@@ -11,16 +11,6 @@ import (
 	"time"
 )
 
-// Default timeouts (CACHEWARM_JOB_TIMEOUT overrides them through the workers' JobTimeout
-// fields), chosen together with the River client's RescueStuckJobsAfter (see package worker):
-// a phase of one tenant writes a few thousand keys and takes well under a second, so a minute
-// is ample, and a job whose worker died is rescued soon after the timeout.
-const (
-	PhaseTimeout   = time.Minute
-	DatasetTimeout = 30 * time.Second
-	RefreshTimeout = time.Minute
-)
-
 // backoff is the delay before retry number attempt (1-based): 1 s doubling to at most 30 s,
 // with up to 20% jitter so a burst of failures does not retry in lockstep.
 func backoff(attempt int) time.Duration {

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -47,20 +46,19 @@ type StartFunc func(ctx context.Context, client *river.Client[pgx.Tx], p catalog
 // RefreshWorker runs refresh fan-outs.
 type RefreshWorker struct {
 	river.WorkerDefaults[RefreshArgs]
-	start  StartFunc
-	logger *slog.Logger
-	// JobTimeout bounds one attempt; zero means RefreshTimeout.
-	JobTimeout time.Duration
+	start   StartFunc
+	logger  *slog.Logger
+	timeout time.Duration
 }
 
-// NewRefreshWorker returns the worker.
-func NewRefreshWorker(start StartFunc, logger *slog.Logger) *RefreshWorker {
-	return &RefreshWorker{start: start, logger: logger}
+// NewRefreshWorker returns the worker; timeout bounds one attempt (config.Config.JobTimeout).
+func NewRefreshWorker(start StartFunc, timeout time.Duration, logger *slog.Logger) *RefreshWorker {
+	return &RefreshWorker{start: start, timeout: timeout, logger: logger}
 }
 
 // Timeout bounds one attempt.
 func (w *RefreshWorker) Timeout(*river.Job[RefreshArgs]) time.Duration {
-	return cmp.Or(w.JobTimeout, RefreshTimeout)
+	return w.timeout
 }
 
 // Work starts the workflows.

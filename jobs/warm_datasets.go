@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 	"time"
@@ -43,18 +42,18 @@ type WarmDatasetsWorker struct {
 	warmer  *warm.Warmer
 	observe func(DatasetsOutcome)
 	logger  *slog.Logger
-	// JobTimeout bounds one attempt; zero means DatasetTimeout.
-	JobTimeout time.Duration
+	timeout time.Duration
 }
 
-// NewWarmDatasetsWorker returns the worker; observe, if not nil, sees every finished job.
-func NewWarmDatasetsWorker(warmer *warm.Warmer, observe func(DatasetsOutcome), logger *slog.Logger) *WarmDatasetsWorker {
-	return &WarmDatasetsWorker{warmer: warmer, observe: observe, logger: logger}
+// NewWarmDatasetsWorker returns the worker; timeout bounds one attempt
+// (config.Config.DatasetJobTimeout); observe, if not nil, sees every finished job.
+func NewWarmDatasetsWorker(warmer *warm.Warmer, timeout time.Duration, observe func(DatasetsOutcome), logger *slog.Logger) *WarmDatasetsWorker {
+	return &WarmDatasetsWorker{warmer: warmer, timeout: timeout, observe: observe, logger: logger}
 }
 
 // Timeout bounds one attempt.
 func (w *WarmDatasetsWorker) Timeout(*river.Job[WarmDatasetsArgs]) time.Duration {
-	return cmp.Or(w.JobTimeout, DatasetTimeout)
+	return w.timeout
 }
 
 // NextRetry spaces retries with backoff.

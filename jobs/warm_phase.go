@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,20 +69,18 @@ type WarmPhaseWorker struct {
 	workflow Workflow
 	observe  func(PhaseOutcome)
 	logger   *slog.Logger
-	// JobTimeout bounds one attempt; zero means PhaseTimeout. The River client's
-	// RescueStuckJobsAfter must not be shorter.
-	JobTimeout time.Duration
+	timeout  time.Duration
 }
 
-// NewWarmPhaseWorker returns the worker. observe, if not nil, is called with every finished
-// phase (for metrics).
-func NewWarmPhaseWorker(pool *pgxpool.Pool, warmer *warm.Warmer, wf Workflow, observe func(PhaseOutcome), logger *slog.Logger) *WarmPhaseWorker {
-	return &WarmPhaseWorker{pool: pool, warmer: warmer, workflow: wf, observe: observe, logger: logger}
+// NewWarmPhaseWorker returns the worker; timeout bounds one attempt (config.Config.JobTimeout).
+// observe, if not nil, is called with every finished phase (for metrics).
+func NewWarmPhaseWorker(pool *pgxpool.Pool, warmer *warm.Warmer, wf Workflow, timeout time.Duration, observe func(PhaseOutcome), logger *slog.Logger) *WarmPhaseWorker {
+	return &WarmPhaseWorker{pool: pool, warmer: warmer, workflow: wf, timeout: timeout, observe: observe, logger: logger}
 }
 
 // Timeout bounds one attempt.
 func (w *WarmPhaseWorker) Timeout(*river.Job[WarmPhaseArgs]) time.Duration {
-	return cmp.Or(w.JobTimeout, PhaseTimeout)
+	return w.timeout
 }
 
 // NextRetry spaces retries with backoff.

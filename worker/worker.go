@@ -43,14 +43,6 @@ const (
 	fetchPollInterval = 250 * time.Millisecond
 )
 
-// A job left running by a killed worker is retried by the elected leader's rescuer once it
-// has been running for Config.RescueAfter (default 75 s: the 60 s job timeout, which it must
-// not be shorter than, plus 15 s) and also longer than its worker's own timeout. River's
-// rescuer looks every 30 s (not configurable in River v0.51), and a dead leader's role passes
-// to another worker within about 15 s, overlapping that wait: the jobs run again within about
-// 105 s, under two minutes. CACHEWARM_JOB_TIMEOUT and CACHEWARM_RESCUE_AFTER shorten both
-// (the fault tests use 4 s and 5 s).
-
 // Deps are the worker's dependencies, built by the caller.
 type Deps struct {
 	Config  config.Config
@@ -78,6 +70,9 @@ type Worker struct {
 // New builds a worker; nothing runs until Run.
 func New(d Deps) (*Worker, error) {
 	cfg := d.Config
+	if cfg.JobTimeout <= 0 || cfg.RescueAfter < cfg.JobTimeout {
+		return nil, fmt.Errorf("worker: job timeout %s, rescue after %s: make the Config with config.Load", cfg.JobTimeout, cfg.RescueAfter)
+	}
 	reg := d.Registry
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -102,21 +97,10 @@ func New(d Deps) (*Worker, error) {
 	w.workflows = workflows.New(d.Pool, d.Logger)
 	w.warmer = warm.New(d.Pool, cache.NewWriter(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
 
-	jobTimeout := cmp.Or(cfg.JobTimeout, jobs.PhaseTimeout)
-	phaseWorker := jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, w.metrics.ObservePhase, d.Logger)
-	phaseWorker.JobTimeout = jobTimeout
-	datasetsWorker := jobs.NewWarmDatasetsWorker(w.warmer, w.metrics.ObserveDatasets, d.Logger)
-	datasetsWorker.JobTimeout = jobTimeout / 2
-	refreshWorker := jobs.NewRefreshWorker(w.workflows.StartRefresh, d.Logger)
-	refreshWorker.JobTimeout = jobTimeout
-	rescueAfter := cfg.RescueAfter
-	if rescueAfter < jobTimeout { // a Config not made by config.Load
-		rescueAfter = jobTimeout + 15*time.Second
-	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, phaseWorker)
-	river.AddWorker(workers, datasetsWorker)
-	river.AddWorker(workers, refreshWorker)
+	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, cfg.JobTimeout, w.metrics.ObservePhase, d.Logger))
+	river.AddWorker(workers, jobs.NewWarmDatasetsWorker(w.warmer, cfg.DatasetJobTimeout(), w.metrics.ObserveDatasets, d.Logger))
+	river.AddWorker(workers, jobs.NewRefreshWorker(w.workflows.StartRefresh, cfg.JobTimeout, d.Logger))
 	retention := cmp.Or(cfg.WorkflowRetention, config.DefaultWorkflowRetention)
 	river.AddWorker(workers, jobs.NewReapWorker(w.workflows.Reap, func(ctx context.Context) (int64, error) {
 		return w.workflows.Prune(ctx, retention)
@@ -136,8 +120,8 @@ func New(d Deps) (*Worker, error) {
 		Queues:               map[string]river.QueueConfig{jobcontract.QueueWarm: {MaxWorkers: cfg.Workers}, jobcontract.QueueChange: {MaxWorkers: cfg.ChangeWorkers}},
 		FetchCooldown:        fetchCooldown,
 		FetchPollInterval:    fetchPollInterval,
-		JobTimeout:           jobTimeout,
-		RescueStuckJobsAfter: rescueAfter,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter, // see config.Config.RescueAfter
 		PeriodicJobs:         periodic,
 	})
 	if err != nil {
