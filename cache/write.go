@@ -59,6 +59,15 @@ return #KEYS - 1
 // chunk of at least 16 KiB is written in a WATCH/MULTI transaction on its version key instead
 // of the script: plain SETs cost Redis less than a script that copies every value into Lua.
 //
+// Every chunk written, every prune and every invalidation is announced on the L1 invalidation
+// channel ([DefaultInvalidationChannel]) with [InvalidationPayload], so that the L1 tier of
+// every Go application using this package drops the keys: one message per chunk of up to 1,024
+// keys (so one per dataset write for all but the largest datasets). On a single Redis the
+// message rides at the end of the write's own pipeline, which Redis runs in order, so it costs
+// no round trip and never overtakes the write; on a cluster, whose pipelines run per node
+// concurrently, it is sent once the write has returned. PUBLISH on a cluster reaches the
+// subscribers of every node, which is how [WithL1] subscribes.
+//
 // A Writer is safe for concurrent use; each [Batch] it makes is not.
 type Writer struct {
 	rdb    redis.UniversalClient
@@ -73,6 +82,9 @@ type Writer struct {
 	single        *redis.Client
 	watchMinBytes int
 	now           func() time.Time
+	// channel is the L1 invalidation channel every write, prune and invalidation is announced
+	// on (see [InvalidationPayload]).
+	channel string
 	// chunks holds chunks done with, for reuse. Unlike a sync.Pool it survives garbage
 	// collections, so a chunk's buffer, grown once to a pipeline's worth of values, is not
 	// grown again from nothing (that regrowth was 60% of a warm's allocations).
@@ -100,7 +112,7 @@ const watchAttempts = 10
 func NewWriter(rdb redis.UniversalClient, format Format, keys Keys) *Writer {
 	_, cluster := rdb.(*redis.ClusterClient)
 	w := &Writer{rdb: rdb, format: format, perCall: 256, perFlush: 1024, watchMinBytes: watchMinBytes, now: time.Now,
-		chunks: make(chan *chunk, freeChunks)}
+		channel: DefaultInvalidationChannel, chunks: make(chan *chunk, freeChunks)}
 	if cluster && !keys.HashTag {
 		w.perKey, w.perCall = true, 1
 	}
@@ -315,8 +327,16 @@ func (b *Batch) write(ctx context.Context, c *chunk) (int, int64, error) {
 		cmds = append(cmds, datasetCASScript.EvalSha(ctx, pipe, keys, args...))
 	}
 	card := b.index(ctx, pipe, c)
+	if b.w.single != nil {
+		b.w.announce(ctx, pipe, c.keys)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, 0, err
+	}
+	if b.w.single == nil {
+		if err := b.w.announce(ctx, b.w.rdb, c.keys).Err(); err != nil {
+			return 0, 0, err
+		}
 	}
 	written := 0
 	for _, cmd := range cmds {
@@ -363,6 +383,7 @@ func (b *Batch) writeWatched(ctx context.Context, c *chunk) (int, int64, error) 
 			}
 			p.Set(ctx, b.versionKey, b.version, b.ttl)
 			card = b.index(ctx, p, c)
+			b.w.announce(ctx, p, c.keys)
 			return nil
 		})
 		if errors.Is(err, redis.TxFailedErr) {
@@ -387,6 +408,25 @@ func (b *Batch) index(ctx context.Context, p redis.Pipeliner, c *chunk) *redis.I
 	p.PExpire(ctx, b.indexKey, b.ttl+time.Hour)
 	return p.SCard(ctx, b.indexKey)
 }
+
+// announce publishes the invalidation of keys through p (a pipeline, or the client itself) on
+// the Writer's channel, in messages of at most maxAnnounced keys.
+func (w *Writer) announce(ctx context.Context, p redis.Cmdable, keys []string) *redis.IntCmd {
+	var cmd *redis.IntCmd
+	for i := 0; i < len(keys); i += maxAnnounced {
+		cmd = p.Publish(ctx, w.channel, InvalidationPayload(keys[i:min(i+maxAnnounced, len(keys))]...))
+		if cmd.Err() != nil {
+			return cmd
+		}
+	}
+	if cmd == nil {
+		cmd = redis.NewIntCmd(ctx)
+	}
+	return cmd
+}
+
+// maxAnnounced bounds the keys of one invalidation message (about 50 KiB of SPEC keys).
+const maxAnnounced = 1024
 
 func (b *Batch) loadScripts(ctx context.Context) error {
 	load := func(ctx context.Context, c redis.Scripter) error {
@@ -424,7 +464,7 @@ func IndexKey(t Tenant, dataset string) string {
 // expire with their data), so a warm of older data still in flight cannot write behind it. It
 // costs time in proportion to the tenant's keys, never the keyspace: no KEYS, no SCAN of the
 // database, no FLUSHDB. Other tenants' keys are never touched: the index sets name keys
-// exactly.
+// exactly. The deleted keys are announced to the L1 tiers, one message per page of the index.
 func (w *Writer) Invalidate(ctx context.Context, t Tenant, datasets []string) (int, error) {
 	deleted := 0
 	for _, d := range datasets {
@@ -441,8 +481,16 @@ func (w *Writer) Invalidate(ctx context.Context, t Tenant, datasets []string) (i
 				for i, k := range members {
 					dels[i] = pipe.Del(ctx, k)
 				}
+				if w.single != nil {
+					w.announce(ctx, pipe, members)
+				}
 				if _, err := pipe.Exec(ctx); err != nil {
 					return deleted, fmt.Errorf("invalidate %s/%s: %w", t, d, err)
+				}
+				if w.single == nil {
+					if err := w.announce(ctx, w.rdb, members).Err(); err != nil {
+						return deleted, fmt.Errorf("invalidate %s/%s: announce: %w", t, d, err)
+					}
 				}
 				for _, c := range dels {
 					deleted += int(c.Val())
