@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +47,7 @@ func TestWrapMissThenHit(t *testing.T) {
 	pttl, err := b.rdb.PTTL(ctx, key).Result()
 	require.NoError(t, err)
 	require.InDelta(t, TTLStatic.Milliseconds(), pttl.Milliseconds(), 60_000)
-	n, err := b.rdb.Exists(ctx, LockKey(key)).Result()
+	n, err := b.rdb.Exists(ctx, lockKey(key)).Result()
 	require.NoError(t, err)
 	require.Zero(t, n, "the load lock is released")
 
@@ -70,7 +69,7 @@ func TestWrapLoaderErrorIsNotCached(t *testing.T) {
 	_, err := Wrap(ctx, c, key, time.Minute, func(context.Context) (int, error) { return 0, boom })
 	require.ErrorIs(t, err, boom)
 	require.Contains(t, err.Error(), key)
-	n, err := b.rdb.Exists(ctx, key, LockKey(key)).Result()
+	n, err := b.rdb.Exists(ctx, key, lockKey(key)).Result()
 	require.NoError(t, err)
 	require.Zero(t, n, "neither a value nor a lock is left")
 	v, err := Wrap(ctx, c, key, time.Minute, func(context.Context) (int, error) { return 7, nil })
@@ -351,43 +350,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func TestCollector(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	c := New(b.rdb)
-	ctx := context.Background()
-	_, err := Wrap(ctx, c, b.key("m"), time.Minute, func(context.Context) (int, error) { return 1, nil })
-	require.NoError(t, err)
-	_, err = Wrap(ctx, c, b.key("m"), time.Minute, func(context.Context) (int, error) { return 1, nil })
-	require.NoError(t, err)
-
-	reg := prometheus.NewPedanticRegistry()
-	require.NoError(t, reg.Register(NewCollector(c, "app")))
-	mfs, err := reg.Gather()
-	require.NoError(t, err)
-	got := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			name := mf.GetName()
-			for _, l := range m.GetLabel() {
-				name += "{" + l.GetValue() + "}"
-			}
-			if m.Counter != nil {
-				got[name] = m.GetCounter().GetValue()
-			} else {
-				got[name] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	require.Equal(t, 1.0, got["app_cache_hits_total"])
-	require.Equal(t, 1.0, got["app_cache_misses_total"])
-	require.Equal(t, 1.0, got["app_cache_sets_total"])
-	require.Equal(t, 0.5, got["app_cache_hit_ratio"])
-	require.Equal(t, 1.0, got["app_cache_health{degraded}"], "50%% is not below 50%%")
-	require.Equal(t, 0.0, got["app_cache_health{healthy}"])
-	require.Greater(t, got["app_cache_miss_duration_seconds_total"], 0.0)
 }
 
 func TestEarlyRefresh(t *testing.T) {

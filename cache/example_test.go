@@ -3,7 +3,6 @@ package cache_test
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/redis/go-redis/v9"
@@ -69,21 +68,4 @@ func ExampleKeys() {
 	// finance:trial_balance:t1:year:2025:month:6:currency:EUR
 	// sales:vendor:{t1}:vendorId:17
 	// true
-}
-
-// FormatKeyv writes the envelope that cache-manager 6/7 with @keyv/redis reads.
-func ExampleFormat_Encode() {
-	stored, err := cache.FormatKeyv.Encode(nil, []byte(`{"name":":colon","rate":"1.0825"}`), time.UnixMilli(1767225600000))
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(stored))
-	value, err := cache.FormatKeyv.Decode([]byte(`{"value":{"name":"::colon"}}`))
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(string(value))
-	// Output:
-	// {"value":{"name":"::colon","rate":"1.0825"},"expires":1767225600000}
-	// {"name":":colon"}
 }

@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/jsjson"
+	"github.com/cachewarm/cachewarm/internal/keyv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -23,7 +25,7 @@ var ErrNotCacheable = errors.New("value is not cacheable")
 // returns it.
 //
 // Concurrent callers of one key share one load: within the process through singleflight, across
-// processes through a short Redis lock (a separate key, see [LockKey]) whose losers wait for the
+// processes through a short Redis lock (a separate key, {key}:lock) whose losers wait for the
 // winner's value instead of loading. A caller's own ctx ends its wait; the load runs with the ctx
 // of the caller that started it.
 //
@@ -399,7 +401,7 @@ func (c *Cache) lockUnlessStored(ctx context.Context, key, token string, force b
 	}
 	err := c.call(ctx, func(ctx context.Context) error {
 		var err error
-		st, err = lockScript.Run(ctx, c.rdb, []string{key, LockKey(key)}, token, c.lockTTL.Milliseconds(), f).Int64()
+		st, err = lockScript.Run(ctx, c.rdb, []string{key, lockKey(key)}, token, c.lockTTL.Milliseconds(), f).Int64()
 		return err
 	})
 	if err != nil {
@@ -417,7 +419,7 @@ return 0`)
 
 // store encodes raw in the Cache's format and writes it, releasing the lock of token.
 func (c *Cache) store(ctx context.Context, key string, raw []byte, ttl time.Duration, token string) error {
-	stored, err := c.format.Encode(nil, raw, time.Now().Add(ttl))
+	stored, err := c.format.encode(nil, raw, time.Now().Add(ttl))
 	if err != nil {
 		return fmt.Errorf("cache: store %s: %w", key, err)
 	}
@@ -432,7 +434,7 @@ func (c *Cache) store(ctx context.Context, key string, raw []byte, ttl time.Dura
 		if ch != "" {
 			msg = invalidationPayload(c.l1Origin, []string{key})
 		}
-		return fillScript.Run(ctx, c.rdb, []string{key, LockKey(key)}, stored, ms, token, ch, msg).Err()
+		return fillScript.Run(ctx, c.rdb, []string{key, lockKey(key)}, stored, ms, token, ch, msg).Err()
 	})
 	if err != nil {
 		c.stats.errors.Add(1)
@@ -447,7 +449,7 @@ func (c *Cache) lock(ctx context.Context, key, token string) (bool, error) {
 	var got bool
 	err := c.call(ctx, func(ctx context.Context) error {
 		var err error
-		got, err = c.rdb.SetNX(ctx, LockKey(key), token, c.lockTTL).Result()
+		got, err = c.rdb.SetNX(ctx, lockKey(key), token, c.lockTTL).Result()
 		return err
 	})
 	if err != nil {
@@ -460,7 +462,7 @@ func (c *Cache) lock(ctx context.Context, key, token string) (bool, error) {
 
 func (c *Cache) unlock(ctx context.Context, key, token string) {
 	err := c.call(ctx, func(ctx context.Context) error {
-		return unlockScript.Run(ctx, c.rdb, []string{LockKey(key)}, token).Err()
+		return unlockScript.Run(ctx, c.rdb, []string{lockKey(key)}, token).Err()
 	})
 	if err != nil {
 		c.stats.errors.Add(1)
@@ -500,8 +502,8 @@ func (c *Cache) read(ctx context.Context, key string, withTTL bool) (raw []byte,
 		c.logger.DebugContext(ctx, "cache: read failed", "key", key, "err", err)
 		return nil, 0, false, fmt.Errorf("cache: get %s: %w", key, err)
 	}
-	raw, err = c.format.Decode(val)
-	if errors.Is(err, ErrExpired) {
+	raw, err = c.format.decode(val)
+	if errors.Is(err, keyv.ErrExpired) {
 		return nil, 0, false, nil
 	}
 	if err != nil {
@@ -528,8 +530,7 @@ func marshalValue[T any](v T) ([]byte, error) {
 		return b, nil
 	}
 	if bytes.Contains(b, []byte(`\u`)) {
-		w := jsWriter{src: b, mode: modeStringify}
-		out, err := w.document(make([]byte, 0, len(b)))
+		out, err := jsjson.Append(make([]byte, 0, len(b)), b, jsjson.Stringify)
 		if err != nil {
 			return nil, fmt.Errorf("encode value: %w", err)
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/workflows"
 	"github.com/spf13/cobra"
@@ -83,7 +84,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 					}
 				}
 			}
-			w := warm.New(pool, cache.NewWriter(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, cat, a.logger())
+			w := warm.New(pool, rediswrite.New(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, cat, a.logger())
 			total, jobs := 0, 0
 			skippedNote := ""
 			if skipped > 0 {

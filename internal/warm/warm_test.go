@@ -13,6 +13,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/migrations"
@@ -30,7 +31,7 @@ var t001 = cache.MustTenant("t001")
 
 // probeVersionKey holds the version of the probe values in Redis (one per tenant x dataset
 // outside a cluster with plain keys).
-var probeVersionKey = cache.DatasetVersionKey(t001, "probe")
+var probeVersionKey = rediswrite.DatasetVersionKey(t001, "probe")
 
 type probeBundle struct {
 	env    *fixture.Env
@@ -57,7 +58,7 @@ JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = 1`})
 	require.NoError(t, err)
 	_, err = migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
 	return probeBundle{env: env, cat: cat, warmer: w}
 }
 
@@ -248,7 +249,7 @@ func TestLostVersionKeysDoNotWedge(t *testing.T) {
 	require.Equal(t, 1, warmProbe().Keys)
 	require.Equal(t, `"three"`, rdb.Get(ctx, probeKey).Val())
 	require.True(t, containsName(rdb.Get(ctx, "finance:coa:t001").Val(), "three"))
-	members, err := rdb.SMembers(ctx, cache.IndexKey(t001, "probe")).Result()
+	members, err := rdb.SMembers(ctx, rediswrite.IndexKey(t001, "probe")).Result()
 	require.NoError(t, err)
 	require.Equal(t, []string{probeKey}, members, "the index is rebuilt, so invalidation still finds the key")
 }
@@ -275,7 +276,7 @@ func TestOpenChangeDoesNotBlockWarm(t *testing.T) {
 	t.Parallel()
 	env := fixture.New(t, 1)
 	ctx := context.Background()
-	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, mustDefault(t), fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, mustDefault(t), fixture.Logger(t))
 	_, err := w.Datasets(ctx, t001, []string{"chart_of_accounts"}) // the version row exists
 	require.NoError(t, err)
 
@@ -325,7 +326,7 @@ WHERE tenant_id = 't001' AND status = 'open' AND start_date <= current_date AND 
 		return env.Redis.Exists(ctx, "sales:vendor:t001:vendorId:5", "finance:current_period:t001").Val() == 0 &&
 			env.Redis.Exists(ctx, "sales:vendor:t001:vendorId:501").Val() == 1
 	}, 5*time.Second, 10*time.Millisecond, "the deleted vendor's key and the closed period's are gone; vendor 501 moved into the first 500")
-	members := env.Redis.SMembers(ctx, cache.IndexKey(t001, "vendors")).Val()
+	members := env.Redis.SMembers(ctx, rediswrite.IndexKey(t001, "vendors")).Val()
 	require.Len(t, members, 505, "5 pages and 500 vendors")
 	require.NotContains(t, members, "sales:vendor:t001:vendorId:5")
 }
@@ -339,7 +340,7 @@ func TestFailedQueryDoesNotFailTheDatasetsAfterIt(t *testing.T) {
 	cat := fixture.CatalogWith(t, map[string]string{"broken": fixture.BrokenDataset(catalog.PhaseCritical)})
 	_, err := migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
 
 	res, err := w.Datasets(ctx, t001, []string{"current_period", "broken", "pipeline_stages", "vendors"})
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package cache
+package rediswrite
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -21,11 +22,11 @@ func TestWriterKeepsL1Coherent(t *testing.T) {
 		t.Run("single/"+name, func(t *testing.T) {
 			t.Parallel()
 			rdb, _ := testenv.NewRedis(t)
-			testWriterKeepsL1Coherent(t, rdb, rdb, Keys{}, path)
+			testWriterKeepsL1Coherent(t, rdb, rdb, cache.Keys{}, path)
 		})
 	}
 	cl := testenv.NewCluster(t)
-	for _, keys := range []Keys{{}, {HashTag: true}} {
+	for _, keys := range []cache.Keys{{}, {HashTag: true}} {
 		name := "cluster/plain"
 		if keys.HashTag {
 			name = "cluster/hashtag"
@@ -38,20 +39,20 @@ func TestWriterKeepsL1Coherent(t *testing.T) {
 	}
 }
 
-func testWriterKeepsL1Coherent(t *testing.T, writerRDB, readerRDB redis.UniversalClient, keys Keys, path func(*Writer)) {
+func testWriterKeepsL1Coherent(t *testing.T, writerRDB, readerRDB redis.UniversalClient, keys cache.Keys, path func(*Writer)) {
 	ctx := context.Background()
 	id := strings.ToLower(rand.Text()[:10])
 	ch := "cwtest:" + id + ":inval" // the test's own channel: parallel tests publish too
-	w := NewWriter(writerRDB, FormatJSON, keys)
+	w := New(writerRDB, cache.FormatJSON, keys)
 	w.channel = ch
 	path(w)
-	c := New(readerRDB, WithL1(L1Options{Channel: ch, TTL: time.Hour}))
+	c := cache.New(readerRDB, cache.WithL1(cache.L1Options{Channel: ch, TTL: time.Hour}))
 	t.Cleanup(func() { _ = c.Close() })
-	tn := MustTenant("l1" + id)
+	tn := cache.MustTenant("l1" + id)
 
 	// read fills L1 with Wrap (a loader call would mean the key is missing).
 	read := func(key string) (string, error) {
-		v, err := Wrap(ctx, c, key, time.Minute, func(context.Context) (map[string]string, error) {
+		v, err := cache.Wrap(ctx, c, key, time.Minute, func(context.Context) (map[string]string, error) {
 			return map[string]string{"v": "loaded"}, nil
 		})
 		return v["v"], err

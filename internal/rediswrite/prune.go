@@ -1,4 +1,4 @@
-package cache
+package rediswrite
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cachewarm/cachewarm/cache"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -60,7 +61,7 @@ return redis.call('DEL', KEYS[1])
 // another slot, and removing them apart from the delete could race with a newer warm adding
 // them back): invalidation deletes them again, harmlessly, and the set expires with the
 // dataset.
-func (w *Writer) Prune(ctx context.Context, t Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool) (int, error) {
+func (w *Writer) Prune(ctx context.Context, t cache.Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool) (int, error) {
 	return w.prune(ctx, t, dataset, version, ttl, written, -1)
 }
 
@@ -71,7 +72,7 @@ func (b *Batch) Prune(ctx context.Context, written map[string]bool) (int, error)
 }
 
 // prune is Prune given the index's size, or -1 to read it.
-func (w *Writer) prune(ctx context.Context, t Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool, members int64) (deleted int, err error) {
+func (w *Writer) prune(ctx context.Context, t cache.Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool, members int64) (deleted int, err error) {
 	idx := IndexKey(t, dataset)
 	if members < 0 {
 		if members, err = w.rdb.SCard(ctx, idx).Result(); err != nil {
