@@ -63,14 +63,14 @@
 // [WithL1] adds an in-process tier of decoded values in front of Redis for the hottest
 // reference data (a hit then costs a map lookup instead of a round trip and a JSON decode).
 // It is kept coherent across processes by invalidation messages on a Redis pub/sub channel
-// ([DefaultInvalidationChannel]), published by every write through this package and by the
-// cachewarm worker after every batch of keys it writes, prunes or invalidates, so a committed
-// change reaches an application's L1 tier as soon as the worker has re-warmed it. Other Go
-// writers can publish [InvalidationPayload] themselves. Writers that publish nothing (the
-// NestJS apps) are seen when the entry's TTL ([L1Options].TTL) lapses. Pub/sub channels are
-// not per database: processes on different Redis DBs of one server that share the channel
-// only cost each other extra reads. On a Redis Cluster the messages are plain PUBLISH, which
-// every node relays. The tier is off by default; values it
+// ([DefaultInvalidationChannel]), published by every write through a Cache with L1 on and by
+// the cachewarm worker after every batch of keys it writes, prunes or invalidates, so a
+// committed change reaches an application's L1 tier as soon as the worker has re-warmed it.
+// Other Go writers can publish [InvalidationPayload] themselves. Writers that publish nothing
+// (the NestJS apps, a Cache with L1 off) are seen when the entry's TTL ([L1Options].TTL)
+// lapses. Pub/sub channels are not per database: processes on different Redis DBs of one
+// server that share the channel only cost each other extra reads. On a Redis Cluster the
+// messages are plain PUBLISH, which every node relays. The tier is off by default; values it
 // returns are shared, so callers must not modify them.
 //
 // # Concurrency
