@@ -68,7 +68,14 @@ func TestCluster(t *testing.T) {
 		t.Run(fmt.Sprintf("WrapAndStampede/hashtag=%v", keys.HashTag), func(t *testing.T) {
 			t.Parallel()
 			// Two clients stand for two processes; 100 callers of one cold key load it once.
-			caches := []*Cache{New(newClient(t)), New(newClient(t))}
+			// The bounds are far above any delay a loaded machine adds: a round trip slower
+			// than the Cache's bound makes a caller load without Redis (by design), which is
+			// how this test once failed under load.
+			first := newClient(t)
+			polls := &getCounter{}
+			first.AddHook(polls)
+			opts := []Option{WithTimeout(30 * time.Second), WithLock(time.Minute, time.Minute)}
+			caches := []*Cache{New(first, opts...), New(newClient(t), opts...)}
 			tn := tenant()
 			key := keys.PricingRules(tn)
 			var calls atomic.Int32
@@ -107,15 +114,20 @@ func TestCluster(t *testing.T) {
 				require.Zero(t, c.Stats().Errors)
 			}
 
-			// A lock held by another process: Wrap waits for its value instead of loading.
+			// A lock held by another process: Wrap waits for its value instead of loading. The
+			// other process stores its value once Wrap has polled for it (its third GET: the
+			// first look, the leader's second look, then a poll).
 			other := keys.Kits(tn)
-			require.NoError(t, rdb.Set(ctx, lockKey(other), "someone", 5*time.Second).Err())
+			require.NoError(t, rdb.Set(ctx, lockKey(other), "someone", time.Minute).Err())
+			polling := polls.after(other, 3)
+			stored := make(chan error, 1)
 			go func() {
-				time.Sleep(100 * time.Millisecond)
-				_ = rdb.Set(ctx, other, `["theirs"]`, time.Minute).Err()
+				<-polling
+				stored <- rdb.Set(ctx, other, `["theirs"]`, time.Minute).Err()
 			}()
 			v, err := Wrap(ctx, caches[0], other, time.Minute, func(context.Context) ([]string, error) { return []string{"mine"}, nil })
 			require.NoError(t, err)
+			require.NoError(t, <-stored)
 			require.Equal(t, []string{"theirs"}, v)
 		})
 
@@ -186,4 +198,53 @@ func requireSlots(t *testing.T, rdb *redis.ClusterClient, keys []string, want in
 		}
 	}
 	require.GreaterOrEqual(t, len(nodes), want, "keys spread over %d nodes", want)
+}
+
+// getCounter is a go-redis hook that closes a channel once a client has sent n GETs of a key.
+type getCounter struct {
+	mu    sync.Mutex
+	key   string
+	left  int
+	ready chan struct{}
+}
+
+// after returns a channel closed once n GETs of key have been sent from now on.
+func (g *getCounter) after(key string, n int) <-chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.key, g.left, g.ready = key, n, make(chan struct{})
+	return g.ready
+}
+
+func (g *getCounter) seen(cmd redis.Cmder) {
+	args := cmd.Args()
+	if len(args) != 2 || cmd.Name() != "get" {
+		return
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ready == nil || args[1] != g.key || g.left <= 0 {
+		return
+	}
+	if g.left--; g.left == 0 {
+		close(g.ready)
+	}
+}
+
+func (g *getCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (g *getCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		g.seen(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (g *getCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, c := range cmds {
+			g.seen(c)
+		}
+		return next(ctx, cmds)
+	}
 }
