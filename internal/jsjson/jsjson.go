@@ -542,11 +542,19 @@ func appendCodeUnit(dst []byte, u uint16) []byte {
 
 // appendRune appends r as it appears inside a JSON.stringify string.
 func appendRune(dst []byte, r rune) []byte {
-	switch r {
-	case '"':
-		return append(dst, '\\', '"')
-	case '\\':
-		return append(dst, '\\', '\\')
+	if r < 0x80 {
+		return appendASCII(dst, byte(r))
+	}
+	var buf [4]byte
+	return append(dst, buf[:utf8.EncodeRune(buf[:], r)]...)
+}
+
+// appendASCII appends the ASCII character c as it appears inside a JSON.stringify string:
+// '"' and '\\' escaped, control characters as \b \t \n \f \r or \u00xx, the others as they are.
+func appendASCII(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
 	case '\b':
 		return append(dst, '\\', 'b')
 	case '\f':
@@ -558,14 +566,44 @@ func appendRune(dst []byte, r rune) []byte {
 	case '\t':
 		return append(dst, '\\', 't')
 	}
-	if r < 0x20 {
-		return append(dst, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xf])
+	if c < 0x20 {
+		return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 	}
-	if r < 0x80 {
-		return append(dst, byte(r))
+	return append(dst, c)
+}
+
+// AppendString appends the UTF-8 text s as a JSON string, escaped as JSON.stringify escapes it:
+// '"' and '\\' escaped, control characters as \b \t \n \f \r or \u00xx, everything else
+// (non-ASCII, U+2028 and U+2029 included) as it is. An invalid byte is replaced by U+FFFD, as
+// Node's UTF-8 decoder does.
+func AppendString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b >= 0x20 && b != '"' && b != '\\' && b < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if b >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, "\uFFFD"...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		dst = appendASCII(dst, b)
+		i++
+		start = i
 	}
-	var buf [4]byte
-	return append(dst, buf[:utf8.EncodeRune(buf[:], r)]...)
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 func hex4(s []byte, i int) (uint16, bool) {
