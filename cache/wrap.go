@@ -40,37 +40,65 @@ var ErrNotCacheable = errors.New("value is not cacheable")
 // other callers: do not modify it.
 func Wrap[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
-	var zero T
 	if ttl <= 0 {
+		var zero T
 		return zero, fmt.Errorf("cache: wrap %s: ttl %v is not positive", key, ttl)
 	}
-	if c.l1 != nil {
-		if v, ok := l1Get[T](c.l1, key); ok {
-			c.stats.l1Hits.Add(1)
-			c.stats.hit(start)
-			return v, nil
-		}
+	if v, ok := l1Hit[T](c, key, start); ok {
+		return v, nil
 	}
 	gen := c.l1.generation()
-	raw, pttl, found, rerr := c.read(ctx, key, c.beta > 0)
-	if found {
-		var v T
-		if err := json.Unmarshal(raw, &v); err == nil {
-			if c.beta > 0 && c.xfetch(pttl) {
-				if fresh, ok := refreshEarly(ctx, c, key, ttl, load); ok {
-					c.stats.hit(start)
-					return fresh, nil
-				}
-			}
-			c.l1.put(key, raw, v, gen)
-			c.stats.hit(start)
-			return v, nil
-		}
+	v, hit, redisDown := cachedValue(ctx, c, key, ttl, load, gen, start)
+	if hit {
+		return v, nil
+	}
+	return loadOnce(ctx, c, key, ttl, load, gen, redisDown, start)
+}
+
+// l1Hit returns the value of key from c's L1 tier, counting the hit, if L1 is on and holds it.
+func l1Hit[T any](c *Cache, key string, start time.Time) (T, bool) {
+	if c.l1 == nil {
+		var zero T
+		return zero, false
+	}
+	v, ok := l1Get[T](c.l1, key)
+	if ok {
+		c.stats.l1Hits.Add(1)
+		c.stats.hit(start)
+	}
+	return v, ok
+}
+
+// cachedValue is Wrap's look in Redis: hit is true when key holds a value that decodes into T
+// (refreshed first when XFetch says so), and the hit is counted and kept in L1 (unless an
+// invalidation came after gen). Otherwise redisDown tells whether Redis failed.
+func cachedValue[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error), gen uint64, start time.Time) (v T, hit, redisDown bool) {
+	raw, pttl, found, err := c.read(ctx, key, c.beta > 0)
+	if !found {
+		return v, false, err != nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
 		c.stats.errors.Add(1)
 		c.logger.WarnContext(ctx, "cache: stored value does not decode; reloading", "key", key)
+		var zero T
+		return zero, false, false
 	}
-	redisDown := rerr != nil
+	if c.beta > 0 && c.xfetch(pttl) {
+		if fresh, ok := refreshEarly(ctx, c, key, ttl, load); ok {
+			c.stats.hit(start)
+			return fresh, true, false
+		}
+	}
+	c.l1.put(key, raw, v, gen)
+	c.stats.hit(start)
+	return v, true, false
+}
 
+// loadOnce is Wrap after a miss: one caller per key in the process leads (singleflight) and
+// fills the key (see fill); the others share its result, or load for themselves when it is not
+// a T. A follower whose leader's ctx ended, while its own has not, tries again.
+func loadOnce[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error), gen uint64, redisDown bool, start time.Time) (T, error) {
+	var zero T
 	for {
 		var mine T
 		leader := false
@@ -295,12 +323,8 @@ func refreshEarly[T any](ctx context.Context, c *Cache, key string, ttl time.Dur
 // error; a Redis failure or a value that does not decode into T gives an error (counted).
 func Get[T any](ctx context.Context, c *Cache, key string) (v T, ok bool, err error) {
 	start := time.Now()
-	if c.l1 != nil {
-		if v, ok := l1Get[T](c.l1, key); ok {
-			c.stats.l1Hits.Add(1)
-			c.stats.hit(start)
-			return v, true, nil
-		}
+	if v, ok := l1Hit[T](c, key, start); ok {
+		return v, true, nil
 	}
 	gen := c.l1.generation()
 	raw, _, found, err := c.read(ctx, key, false)
