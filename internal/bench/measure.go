@@ -179,14 +179,16 @@ func (l latencies) p(q int) time.Duration {
 }
 
 // changeLatencies are the change-to-fresh latencies of a series of changes: until Redis serves
-// the new value, and until an application reading through cache.Wrap with L1 on sees it.
+// the new value, until an application reading through cache.Wrap with L1 on sees it, and the
+// difference (what the invalidation message adds, to within the 0.1 ms polling).
 type changeLatencies struct {
-	redis, l1 latencies
+	redis, l1, lag latencies
 }
 
 func (c *changeLatencies) add(d changeLatency) {
 	c.redis = append(c.redis, d.redis)
 	c.l1 = append(c.l1, d.l1)
+	c.lag = append(c.lag, max(d.l1-d.redis, 0))
 }
 
 type changeLatency struct{ redis, l1 time.Duration }
