@@ -2,8 +2,9 @@
 // job kind of cachewarm is built from.
 //
 // A dataset is read in one statement that also reads its data version (so both come from one
-// snapshot), and its rows go straight into pipelined, version-guarded writes (rediswrite.Writer): a
-// tenant's data is never held in memory whole.
+// snapshot), and its rows go straight into pipelined, version-guarded writes
+// (rediswrite.Writer), which also tell the applications' L1 tiers: a tenant's data is never
+// held in memory whole.
 package warm
 
 import (
