@@ -53,7 +53,7 @@ curve: services build ## tenant-count curve: full warm of $(CURVE_COUNTS) tenant
 	COUNTS="$(CURVE_COUNTS)" RUNS=$${RUNS:-1} scripts/tenants.sh
 
 microbench: ## go test micro-benchmarks of the hot paths
-	$(GO) test -run '^$$' -bench . -benchmem ./cache/ ./internal/warm/ ./internal/pgjson/ ./internal/catalog/
+	$(GO) test -run '^$$' -bench . -benchmem ./cache/ ./internal/rediswrite/ ./internal/keyv/ ./internal/warm/ ./internal/pgjson/ ./internal/catalog/
 
 # A count, not a duration: with a duration, Go 1.26's fuzz coordinator can fail a target with a
 # bare "context deadline exceeded" when the time is up on a loaded machine (go.dev/issue/75804,

@@ -103,37 +103,3 @@ func BenchmarkWrapHitL1Parallel(b *testing.B) {
 		}
 	})
 }
-
-func BenchmarkEncodeKeyv(b *testing.B) {
-	raw, err := marshalValue(benchValue())
-	if err != nil {
-		b.Fatal(err)
-	}
-	dst := make([]byte, 0, 2*len(raw))
-	exp := time.Now()
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := FormatKeyv.Encode(dst[:0], raw, exp); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkDecodeKeyv(b *testing.B) {
-	raw, err := marshalValue(benchValue())
-	if err != nil {
-		b.Fatal(err)
-	}
-	stored, err := FormatKeyv.Encode(nil, raw, time.Now().Add(time.Hour))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := FormatKeyv.Decode(stored); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

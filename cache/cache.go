@@ -112,11 +112,12 @@ type L1Options struct {
 	// evicted.
 	MaxEntries int
 	// TTL bounds how long an entry is served without asking Redis (default 30 s). It is the
-	// staleness bound for writers that publish no invalidation (NestJS apps, a worker that does
-	// not publish); writes through this package are seen at once.
+	// staleness bound for writers that publish no invalidation (NestJS apps, a Cache with L1
+	// off); writes through a Cache with L1 on and the cachewarm worker's are seen at once.
 	TTL time.Duration
 	// Channel is the pub/sub channel invalidations travel on (default
-	// [DefaultInvalidationChannel]). Every process sharing keys must use the same one.
+	// [DefaultInvalidationChannel]). Every process sharing keys must use the same one; the
+	// cachewarm worker publishes on the default, so keep it to see the worker's writes.
 	Channel string
 }
 

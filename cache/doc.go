@@ -14,8 +14,7 @@
 // [ParseTenant] (1-64 characters of [A-Za-z0-9_-]). Other string segments go through
 // [EscapeSegment]: real ids, currency codes and statuses pass unchanged, anything else is
 // percent-encoded, so no input can add a ':' separator, a glob character or a Cluster hash tag.
-// [Keys.TenantPatterns] and [GlobEscape] build SCAN patterns that cannot reach another
-// tenant's keys (t1's never match t10's).
+// [Keys.Join] builds keys of the same shape for datasets of your own.
 //
 // # Values
 //
@@ -32,7 +31,7 @@
 // # Stampede protection
 //
 // [Wrap] runs the loader once per key however many callers miss it at once: singleflight
-// merges the callers of one process, and a short Redis lock on a separate key ([LockKey], never
+// merges the callers of one process, and a short Redis lock on a separate key ({key}:lock, never
 // the data key, which NestJS would try to parse) elects one process; the others poll for its
 // value (2 ms doubling to 50 ms) until it appears, the lock is freed without a value (they then
 // compete again), or the lock wait of [WithLock] passes (they then load themselves). Storing
@@ -53,8 +52,9 @@
 //
 // [Cache.Stats] returns hits, misses, sets, errors, the hit rate, the mean hit and miss
 // durations and a [Health] class (unhealthy below 50% hits or above 10% errors, degraded below
-// 70% or above 5%). [NewCollector] exports them to a Prometheus registry of the application's
-// choice, and [Cache.LogStats] logs the SPEC §6 line periodically:
+// 70% or above 5%). The subpackage cacheprom exports them to a Prometheus registry of the
+// application's choice (this package does not depend on Prometheus), and [Cache.LogStats] logs
+// the SPEC §6 line periodically:
 //
 //	Cache Stats - Hit Rate: 85.32%, Hits: 12453, Misses: 2134, Sets: 856, Errors: 3, Health: healthy
 //
@@ -62,10 +62,15 @@
 //
 // [WithL1] adds an in-process tier of decoded values in front of Redis for the hottest
 // reference data (a hit then costs a map lookup instead of a round trip and a JSON decode).
-// It is kept coherent across processes by invalidation messages on a Redis pub/sub channel,
-// published by every write through this package; the warm worker publishes
-// [InvalidationPayload] after its writes. Writers that publish nothing (the NestJS apps) are
-// seen when the entry's TTL ([L1Options].TTL) lapses. The tier is off by default; values it
+// It is kept coherent across processes by invalidation messages on a Redis pub/sub channel
+// ([DefaultInvalidationChannel]), published by every write through a Cache with L1 on and by
+// the cachewarm worker after every batch of keys it writes, prunes or invalidates, so a
+// committed change reaches an application's L1 tier as soon as the worker has re-warmed it.
+// Other Go writers can publish [InvalidationPayload] themselves. Writers that publish nothing
+// (the NestJS apps, a Cache with L1 off) are seen when the entry's TTL ([L1Options].TTL)
+// lapses. Pub/sub channels are not per database: processes on different Redis DBs of one
+// server that share the channel only cost each other extra reads. On a Redis Cluster the
+// messages are plain PUBLISH, which every node relays. The tier is off by default; values it
 // returns are shared, so callers must not modify them.
 //
 // # Concurrency

@@ -28,7 +28,7 @@ func validTenantID(id string) bool {
 }
 
 // FuzzParseTenant: exactly the ids of SPEC §3 are accepted; a refusal wraps ErrInvalidTenant;
-// an accepted id makes keys and invalidation patterns that stay in its namespace.
+// an accepted id makes keys that stay in its namespace.
 func FuzzParseTenant(f *testing.F) {
 	for _, s := range []string{"t1", "t10", "tenant_A-9", "", "t*", "t1:x", "t?", "t[1]", "{t1}", "t 1", "é", strings.Repeat("a", 64), strings.Repeat("a", 65), "t\x00", "t\\1"} {
 		f.Add(s)
@@ -55,18 +55,14 @@ func FuzzParseTenant(f *testing.F) {
 			if strings.Count(key, ":") != 2 || strings.ContainsAny(key, "*?[]\\ ") {
 				t.Fatalf("key %q of tenant %q escapes its segments", key, id)
 			}
-			for _, prefix := range cache.KeyPrefixes() {
-				p := k.TenantPatterns(prefix, tn)
+			for _, prefix := range []string{"finance:coa", "sales:vendor", "wms:inv_summary"} {
 				base := k.Join(prefix, tn, "")
-				if p[0] != cache.GlobEscape(base) || p[1] != cache.GlobEscape(base)+":*" {
-					t.Fatalf("patterns %q of %q", p, base)
-				}
-				// Another tenant's keys never match: they would need id followed by ':' to be
-				// a prefix of that tenant's id, and no id holds ':'.
+				// Another tenant's keys never fall under this one's: they would need id
+				// followed by ':' to be a prefix of that tenant's id, and no id holds ':'.
 				if len(id) < cache.MaxTenantLen {
 					other := cache.MustTenant(id + "0")
 					if strings.HasPrefix(k.Join(prefix, other, "x"), base+":") || k.Join(prefix, other, "") == base {
-						t.Fatalf("pattern %q of %q matches tenant %q", p[1], id, other)
+						t.Fatalf("keys of %q fall under those of %q", other, id)
 					}
 				}
 			}

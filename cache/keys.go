@@ -3,6 +3,8 @@ package cache
 import (
 	"strconv"
 	"strings"
+
+	"github.com/cachewarm/cachewarm/internal/hashtag"
 )
 
 // Keys builds cache keys in the SPEC format {module}:{entity}:{tenantId}:{name}:{value}...
@@ -36,35 +38,8 @@ func (k Keys) Join(prefix string, t Tenant, suffix string) string {
 	return b.String()
 }
 
-// VersionKey returns the companion key that holds the data version of key for the
-// stale-overwrite guard. It always hashes to the same Redis Cluster slot as key: a plain key is
-// wrapped whole in a hash tag ({key}:ver); a key that already carries a hash tag keeps it.
-func VersionKey(key string) string {
-	if hasHashTag(key) {
-		return "cachewarm:ver:" + key
-	}
-	return "{" + key + "}:ver"
-}
-
-// hasHashTag reports whether key contains a non-empty {...} section, which Redis Cluster hashes
-// instead of the whole key.
-func hasHashTag(key string) bool {
-	open := strings.IndexByte(key, '{')
-	if open < 0 {
-		return false
-	}
-	end := strings.IndexByte(key[open+1:], '}')
-	return end > 0
-}
-
-// PageSize is the page size of the paged list keys (…:page:{n}:limit:100).
-const PageSize = 100
-
-// PageSuffix returns the segments after the tenant id of page n (from 1) of a paged list
-// key: "page:{n}:limit:{limit}".
-func PageSuffix(n, limit int) string {
-	return "page:" + strconv.Itoa(n) + ":limit:" + strconv.Itoa(limit)
-}
+// pageSize is the page size of the paged list keys (…:page:{n}:limit:100).
+const pageSize = 100
 
 // Key builders for every SPEC §3 pattern. Each takes a validated [Tenant]. Numbers are written
 // in decimal as JavaScript template strings write them. String segments (facility, user and
@@ -165,48 +140,11 @@ func (k Keys) InventorySummary(t Tenant, facilityID string) string {
 }
 
 func (k Keys) page(prefix string, t Tenant, page int) string {
-	return k.Join(prefix, t, PageSuffix(page, PageSize))
+	return k.Join(prefix, t, "page:"+strconv.Itoa(page)+":limit:"+strconv.Itoa(pageSize))
 }
 
 func (k Keys) id(prefix string, t Tenant, name string, id int64) string {
 	return k.Join(prefix, t, name+strconv.FormatInt(id, 10))
-}
-
-// KeyPrefixes lists the "{module}:{entity}" prefixes of every key the builders make, in SPEC
-// order. A tenant's keys are exactly the keys prefix:{t} and prefix:{t}:… for these prefixes.
-func KeyPrefixes() []string {
-	return []string{
-		"finance:coa", "finance:periods", "finance:current_period", "crm:stages", "ops:workcenters",
-		"finance:xrate", "sales:vendors", "sales:vendor", "sales:customers", "sales:customer",
-		"sales:materials", "sales:material", "wms:locations", "sales:kits", "sales:pricing",
-		"finance:trial_balance", "finance:gl_balances", "wms:bin_utilization", "ops:equipment_health",
-		"crm:pipeline_summary", "wms:inv_summary",
-	}
-}
-
-// TenantPatterns returns the Redis MATCH patterns that cover tenant t's keys under prefix
-// ("{module}:{entity}"): the bare key and every key with more segments. The ':' after the tenant
-// id keeps t1's patterns from matching t10's keys; glob characters in prefix are escaped.
-func (k Keys) TenantPatterns(prefix string, t Tenant) [2]string {
-	base := GlobEscape(k.Join(prefix, t, ""))
-	return [2]string{base, base + ":*"}
-}
-
-// GlobEscape escapes the Redis glob characters (* ? [ ] \) in s, so that s matches only itself
-// in SCAN MATCH or KEYS.
-func GlobEscape(s string) string {
-	if !strings.ContainsAny(s, `*?[]\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // EscapeSegment returns s for use as one key segment: unchanged when it is made only of
@@ -244,12 +182,8 @@ func segmentByte(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
 }
 
-// LockKey returns the key of the short lock that [Wrap] takes while one process loads key. It is
+// lockKey returns the key of the short lock that [Wrap] takes while one process loads key. It is
 // never the data key itself (NestJS readers would try to parse a lock value) and it hashes to
-// the same Redis Cluster slot as key.
-func LockKey(key string) string {
-	if hasHashTag(key) {
-		return "cachewarm:lock:" + key
-	}
-	return "{" + key + "}:lock"
-}
+// the same Redis Cluster slot as key ({key}:lock, or cachewarm:lock:key for a key with a hash
+// tag).
+func lockKey(key string) string { return hashtag.Companion(key, "lock") }

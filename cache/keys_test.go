@@ -1,9 +1,9 @@
 package cache
 
 import (
-	"strings"
 	"testing"
 
+	"github.com/cachewarm/cachewarm/internal/hashtag"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,8 +37,6 @@ func TestKeyBuilders(t *testing.T) {
 	}
 	for _, tt := range tests {
 		require.Equal(t, tt.want, tt.got)
-		prefix := strings.Join(strings.SplitN(tt.want, ":", 3)[:2], ":")
-		require.Contains(t, KeyPrefixes(), prefix, "KeyPrefixes lists %s", prefix)
 	}
 }
 
@@ -62,23 +60,12 @@ func TestEscapeSegment(t *testing.T) {
 	}
 	key := Keys{}.ExchangeRate(MustTenant("t1"), "EUR:to:XXX", "*")
 	require.Equal(t, "finance:xrate:t1:from:EUR%3Ato%3AXXX:to:%2A:date:latest", key, "a segment cannot add separators or globs")
-	require.False(t, hasHashTag(Keys{}.WorkCenters(MustTenant("t1"), "{x}")), "nor a cluster hash tag")
-}
-
-func TestTenantPatterns(t *testing.T) {
-	t.Parallel()
-	p := Keys{}.TenantPatterns("sales:vendor", MustTenant("t1"))
-	require.Equal(t, [2]string{"sales:vendor:t1", "sales:vendor:t1:*"}, p)
-	require.False(t, strings.HasPrefix("sales:vendor:t10:vendorId:1", strings.TrimSuffix(p[1], "*")), "t1 never covers t10")
-	require.Equal(t, `a\*b\?\[c\]\\`, GlobEscape(`a*b?[c]\`))
-	require.Equal(t, "plain", GlobEscape("plain"))
-	hp := Keys{HashTag: true}.TenantPatterns("finance:coa", MustTenant("t1"))
-	require.Equal(t, "finance:coa:{t1}", hp[0])
+	require.False(t, hashtag.Has(Keys{}.WorkCenters(MustTenant("t1"), "{x}")), "nor a cluster hash tag")
 }
 
 func TestLockKeySharesSlot(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "{finance:coa:t1}:lock", LockKey("finance:coa:t1"))
-	require.Equal(t, "cachewarm:lock:sales:vendor:{t1}:vendorId:1", LockKey("sales:vendor:{t1}:vendorId:1"))
-	require.NotEqual(t, "finance:coa:t1", LockKey("finance:coa:t1"), "never the data key")
+	require.Equal(t, "{finance:coa:t1}:lock", lockKey("finance:coa:t1"))
+	require.Equal(t, "cachewarm:lock:sales:vendor:{t1}:vendorId:1", lockKey("sales:vendor:{t1}:vendorId:1"))
+	require.NotEqual(t, "finance:coa:t1", lockKey("finance:coa:t1"), "never the data key")
 }

@@ -13,8 +13,9 @@ import (
 )
 
 // The L1 tier keeps decoded values in process memory. Coherence across processes comes from
-// invalidation messages on a Redis pub/sub channel, published by every write made through this
-// package (and by any writer that publishes [InvalidationPayload]), plus the entry TTL as a
+// invalidation messages on a Redis pub/sub channel, published by every write made through a
+// Cache with L1 on (and by any writer that publishes [InvalidationPayload], as the cachewarm
+// worker does), plus the entry TTL as a
 // backstop for writers that publish nothing. On every (re)subscription the whole tier is
 // dropped, since messages may have been missed while the subscriber was away.
 //
@@ -135,8 +136,9 @@ func (l *l1Cache) flush() {
 }
 
 // InvalidationPayload returns the pub/sub message that makes every Cache with L1 on drop keys
-// from its L1 tier. A writer outside this package (the warm worker) publishes it on the L1
-// channel ([DefaultInvalidationChannel] unless configured otherwise) after writing keys:
+// from its L1 tier. A writer outside this package (the cachewarm worker does so) publishes it
+// on the L1 channel ([DefaultInvalidationChannel] unless configured otherwise) after writing
+// keys:
 //
 //	rdb.Publish(ctx, cache.DefaultInvalidationChannel, cache.InvalidationPayload(keys...))
 //

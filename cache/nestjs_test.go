@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/jsjson"
+	"github.com/cachewarm/cachewarm/internal/keyv"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +35,7 @@ var compatValues = []string{
 // TestNestJSCompat runs the Node test project (test/nestjs) against one Redis DB: the real
 // cache-manager 5 + cache-manager-redis-yet and cache-manager 7 + @keyv/redis read what Go
 // wrote as wrap() hits, write their own values, which Go then reads as Wrap hits; and
-// @keyv/serialize's output on a corpus must equal Format.Encode's byte for byte.
+// @keyv/serialize's output on a corpus must equal the stored form's byte for byte.
 func TestNestJSCompat(t *testing.T) {
 	t.Parallel()
 	dir, err := filepath.Abs(nestjsDir)
@@ -65,8 +67,7 @@ func TestNestJSCompat(t *testing.T) {
 	k := Keys{}
 	for i, v := range compatValues {
 		tn := MustTenant("t" + strconv.Itoa(i))
-		w := jsWriter{src: []byte(v)}
-		canon, err := w.document(nil)
+		canon, err := jsjson.Append(nil, []byte(v), jsjson.Stringify)
 		require.NoError(t, err)
 		require.Equal(t, v, string(canon), "compatValues are in JSON.stringify's form")
 		val := json.RawMessage(v)
@@ -131,17 +132,15 @@ func TestNestJSCompat(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &res))
 	require.Len(t, res.Serialize, len(fx.Corpus))
 	for i, raw := range fx.Corpus {
-		enc, err := FormatKeyv.Encode(nil, []byte(raw), time.UnixMilli(fx.Expires))
+		enc, err := FormatKeyv.encode(nil, []byte(raw), time.UnixMilli(fx.Expires))
 		require.NoError(t, err, raw)
 		require.Equal(t, res.Serialize[i], string(enc), "Encode of %s", raw)
-		w := jsWriter{src: []byte(raw)}
-		str, err := w.document(nil)
+		str, err := jsjson.Append(nil, []byte(raw), jsjson.Stringify)
 		require.NoError(t, err)
 		require.Equal(t, res.Stringify[i], string(str), "JSON.stringify of %s", raw)
-		dec, err := decodeKeyv([]byte(res.Serialize[i]), time.UnixMilli(fx.Expires-1))
+		dec, err := keyv.DecodeAt([]byte(res.Serialize[i]), time.UnixMilli(fx.Expires-1))
 		require.NoError(t, err)
-		w = jsWriter{src: dec}
-		canon, err := w.document(nil)
+		canon, err := jsjson.Append(nil, dec, jsjson.Stringify)
 		require.NoError(t, err)
 		require.Equal(t, res.Deserialize[i], string(canon), "Decode of %s", res.Serialize[i])
 	}

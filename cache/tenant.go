@@ -19,8 +19,18 @@ type Tenant struct{ id string }
 // ParseTenant validates id: 1 to 64 characters from [A-Za-z0-9_-]. Anything else (glob
 // characters, ':', spaces, non-ASCII) is refused with an error wrapping [ErrInvalidTenant].
 func ParseTenant(id string) (Tenant, error) {
-	if err := ValidateTenant(id); err != nil {
-		return Tenant{}, err
+	if id == "" {
+		return Tenant{}, fmt.Errorf("%w: empty", ErrInvalidTenant)
+	}
+	if len(id) > MaxTenantLen {
+		return Tenant{}, fmt.Errorf("%w: %d characters, at most %d allowed", ErrInvalidTenant, len(id), MaxTenantLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
+			continue
+		}
+		return Tenant{}, fmt.Errorf("%w: %q has character %q at %d; only A-Z a-z 0-9 _ - are allowed", ErrInvalidTenant, id, c, i)
 	}
 	return Tenant{id: id}, nil
 }
@@ -32,24 +42,6 @@ func MustTenant(id string) Tenant {
 		panic(err)
 	}
 	return t
-}
-
-// ValidateTenant reports whether id is a valid tenant id (see [ParseTenant]).
-func ValidateTenant(id string) error {
-	if id == "" {
-		return fmt.Errorf("%w: empty", ErrInvalidTenant)
-	}
-	if len(id) > MaxTenantLen {
-		return fmt.Errorf("%w: %d characters, at most %d allowed", ErrInvalidTenant, len(id), MaxTenantLen)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' {
-			continue
-		}
-		return fmt.Errorf("%w: %q has character %q at %d; only A-Z a-z 0-9 _ - are allowed", ErrInvalidTenant, id, c, i)
-	}
-	return nil
 }
 
 // String returns the tenant id.

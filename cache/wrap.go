@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/jsjson"
+	"github.com/cachewarm/cachewarm/internal/keyv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -23,7 +25,7 @@ var ErrNotCacheable = errors.New("value is not cacheable")
 // returns it.
 //
 // Concurrent callers of one key share one load: within the process through singleflight, across
-// processes through a short Redis lock (a separate key, see [LockKey]) whose losers wait for the
+// processes through a short Redis lock (a separate key, {key}:lock) whose losers wait for the
 // winner's value instead of loading. A caller's own ctx ends its wait; the load runs with the ctx
 // of the caller that started it.
 //
@@ -38,37 +40,65 @@ var ErrNotCacheable = errors.New("value is not cacheable")
 // other callers: do not modify it.
 func Wrap[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
-	var zero T
 	if ttl <= 0 {
+		var zero T
 		return zero, fmt.Errorf("cache: wrap %s: ttl %v is not positive", key, ttl)
 	}
-	if c.l1 != nil {
-		if v, ok := l1Get[T](c.l1, key); ok {
-			c.stats.l1Hits.Add(1)
-			c.stats.hit(start)
-			return v, nil
-		}
+	if v, ok := l1Hit[T](c, key, start); ok {
+		return v, nil
 	}
 	gen := c.l1.generation()
-	raw, pttl, found, rerr := c.read(ctx, key, c.beta > 0)
-	if found {
-		var v T
-		if err := json.Unmarshal(raw, &v); err == nil {
-			if c.beta > 0 && c.xfetch(pttl) {
-				if fresh, ok := refreshEarly(ctx, c, key, ttl, load); ok {
-					c.stats.hit(start)
-					return fresh, nil
-				}
-			}
-			c.l1.put(key, raw, v, gen)
-			c.stats.hit(start)
-			return v, nil
-		}
+	v, hit, redisDown := cachedValue(ctx, c, key, ttl, load, gen, start)
+	if hit {
+		return v, nil
+	}
+	return loadOnce(ctx, c, key, ttl, load, gen, redisDown, start)
+}
+
+// l1Hit returns the value of key from c's L1 tier, counting the hit, if L1 is on and holds it.
+func l1Hit[T any](c *Cache, key string, start time.Time) (T, bool) {
+	if c.l1 == nil {
+		var zero T
+		return zero, false
+	}
+	v, ok := l1Get[T](c.l1, key)
+	if ok {
+		c.stats.l1Hits.Add(1)
+		c.stats.hit(start)
+	}
+	return v, ok
+}
+
+// cachedValue is Wrap's look in Redis: hit is true when key holds a value that decodes into T
+// (refreshed first when XFetch says so), and the hit is counted and kept in L1 (unless an
+// invalidation came after gen). Otherwise redisDown tells whether Redis failed.
+func cachedValue[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error), gen uint64, start time.Time) (v T, hit, redisDown bool) {
+	raw, pttl, found, err := c.read(ctx, key, c.beta > 0)
+	if !found {
+		return v, false, err != nil
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
 		c.stats.errors.Add(1)
 		c.logger.WarnContext(ctx, "cache: stored value does not decode; reloading", "key", key)
+		var zero T
+		return zero, false, false
 	}
-	redisDown := rerr != nil
+	if c.beta > 0 && c.xfetch(pttl) {
+		if fresh, ok := refreshEarly(ctx, c, key, ttl, load); ok {
+			c.stats.hit(start)
+			return fresh, true, false
+		}
+	}
+	c.l1.put(key, raw, v, gen)
+	c.stats.hit(start)
+	return v, true, false
+}
 
+// loadOnce is Wrap after a miss: one caller per key in the process leads (singleflight) and
+// fills the key (see fill); the others share its result, or load for themselves when it is not
+// a T. A follower whose leader's ctx ended, while its own has not, tries again.
+func loadOnce[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error), gen uint64, redisDown bool, start time.Time) (T, error) {
+	var zero T
 	for {
 		var mine T
 		leader := false
@@ -293,12 +323,8 @@ func refreshEarly[T any](ctx context.Context, c *Cache, key string, ttl time.Dur
 // error; a Redis failure or a value that does not decode into T gives an error (counted).
 func Get[T any](ctx context.Context, c *Cache, key string) (v T, ok bool, err error) {
 	start := time.Now()
-	if c.l1 != nil {
-		if v, ok := l1Get[T](c.l1, key); ok {
-			c.stats.l1Hits.Add(1)
-			c.stats.hit(start)
-			return v, true, nil
-		}
+	if v, ok := l1Hit[T](c, key, start); ok {
+		return v, true, nil
 	}
 	gen := c.l1.generation()
 	raw, _, found, err := c.read(ctx, key, false)
@@ -399,7 +425,7 @@ func (c *Cache) lockUnlessStored(ctx context.Context, key, token string, force b
 	}
 	err := c.call(ctx, func(ctx context.Context) error {
 		var err error
-		st, err = lockScript.Run(ctx, c.rdb, []string{key, LockKey(key)}, token, c.lockTTL.Milliseconds(), f).Int64()
+		st, err = lockScript.Run(ctx, c.rdb, []string{key, lockKey(key)}, token, c.lockTTL.Milliseconds(), f).Int64()
 		return err
 	})
 	if err != nil {
@@ -417,7 +443,7 @@ return 0`)
 
 // store encodes raw in the Cache's format and writes it, releasing the lock of token.
 func (c *Cache) store(ctx context.Context, key string, raw []byte, ttl time.Duration, token string) error {
-	stored, err := c.format.Encode(nil, raw, time.Now().Add(ttl))
+	stored, err := c.format.encode(nil, raw, time.Now().Add(ttl))
 	if err != nil {
 		return fmt.Errorf("cache: store %s: %w", key, err)
 	}
@@ -432,7 +458,7 @@ func (c *Cache) store(ctx context.Context, key string, raw []byte, ttl time.Dura
 		if ch != "" {
 			msg = invalidationPayload(c.l1Origin, []string{key})
 		}
-		return fillScript.Run(ctx, c.rdb, []string{key, LockKey(key)}, stored, ms, token, ch, msg).Err()
+		return fillScript.Run(ctx, c.rdb, []string{key, lockKey(key)}, stored, ms, token, ch, msg).Err()
 	})
 	if err != nil {
 		c.stats.errors.Add(1)
@@ -447,7 +473,7 @@ func (c *Cache) lock(ctx context.Context, key, token string) (bool, error) {
 	var got bool
 	err := c.call(ctx, func(ctx context.Context) error {
 		var err error
-		got, err = c.rdb.SetNX(ctx, LockKey(key), token, c.lockTTL).Result()
+		got, err = c.rdb.SetNX(ctx, lockKey(key), token, c.lockTTL).Result()
 		return err
 	})
 	if err != nil {
@@ -460,7 +486,7 @@ func (c *Cache) lock(ctx context.Context, key, token string) (bool, error) {
 
 func (c *Cache) unlock(ctx context.Context, key, token string) {
 	err := c.call(ctx, func(ctx context.Context) error {
-		return unlockScript.Run(ctx, c.rdb, []string{LockKey(key)}, token).Err()
+		return unlockScript.Run(ctx, c.rdb, []string{lockKey(key)}, token).Err()
 	})
 	if err != nil {
 		c.stats.errors.Add(1)
@@ -500,8 +526,8 @@ func (c *Cache) read(ctx context.Context, key string, withTTL bool) (raw []byte,
 		c.logger.DebugContext(ctx, "cache: read failed", "key", key, "err", err)
 		return nil, 0, false, fmt.Errorf("cache: get %s: %w", key, err)
 	}
-	raw, err = c.format.Decode(val)
-	if errors.Is(err, ErrExpired) {
+	raw, err = c.format.decode(val)
+	if errors.Is(err, keyv.ErrExpired) {
 		return nil, 0, false, nil
 	}
 	if err != nil {
@@ -528,8 +554,7 @@ func marshalValue[T any](v T) ([]byte, error) {
 		return b, nil
 	}
 	if bytes.Contains(b, []byte(`\u`)) {
-		w := jsWriter{src: b, mode: modeStringify}
-		out, err := w.document(make([]byte, 0, len(b)))
+		out, err := jsjson.Append(make([]byte, 0, len(b)), b, jsjson.Stringify)
 		if err != nil {
 			return nil, fmt.Errorf("encode value: %w", err)
 		}

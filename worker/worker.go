@@ -21,6 +21,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/httpapi"
 	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/cachewarm/cachewarm/internal/metrics"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/jobs"
 	"github.com/cachewarm/cachewarm/migrations"
@@ -95,7 +96,7 @@ func New(d Deps) (*Worker, error) {
 		}))
 	}
 	w.workflows = workflows.New(d.Pool, d.Logger)
-	w.warmer = warm.New(d.Pool, cache.NewWriter(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
+	w.warmer = warm.New(d.Pool, rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, cfg.JobTimeout, w.metrics.ObservePhase, d.Logger))

@@ -172,7 +172,7 @@ func (s *Service) resolveTenants(ctx context.Context, tx pgx.Tx, req Request) ([
 	}
 	want := slices.Compact(slices.Sorted(slices.Values(req.Tenants)))
 	for _, id := range want {
-		if err := cache.ValidateTenant(id); err != nil {
+		if _, err := cache.ParseTenant(id); err != nil {
 			return nil, err
 		}
 	}

@@ -32,7 +32,8 @@ func TestSmoke(t *testing.T) {
 	report := out.String()
 	for _, want := range []string{"cachewarm-bench: 3 tenants", "critical", "high", "medium", "total",
 		"worker peak RSS", "job overhead", "CPU during the warm", "CPU stolen by the hypervisor",
-		"change-to-fresh, idle", "change-to-fresh, during a full warm", "raw bound", "naive warmer"} {
+		"change-to-fresh, idle", "change-to-fresh, idle, L1 reader sees it", "change-to-fresh, during a full warm",
+		"change-to-fresh, during a full warm, L1 reader sees it", "raw bound", "naive warmer"} {
 		require.Contains(t, report, want)
 	}
 	// Every phase job ran: three tenants x three phases.

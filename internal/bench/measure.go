@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -177,43 +178,83 @@ func (l latencies) p(q int) time.Duration {
 	return s[min(len(s)-1, len(s)*q/100)]
 }
 
+// changeLatencies are the change-to-fresh latencies of a series of changes: until Redis serves
+// the new value, until an application reading through cache.Wrap with L1 on sees it, and the
+// difference (what the invalidation message adds, to within the 0.1 ms polling).
+type changeLatencies struct {
+	redis, l1, lag latencies
+}
+
+func (c *changeLatencies) add(d changeLatency) {
+	c.redis = append(c.redis, d.redis)
+	c.l1 = append(c.l1, d.l1)
+	c.lag = append(c.lag, max(d.l1-d.redis, 0))
+}
+
+type changeLatency struct{ redis, l1 time.Duration }
+
 // changeToFresh renames one account of a tenant n times, one after another, and measures from
-// each commit until Redis serves the new name.
-func changeToFresh(ctx context.Context, pool *pgxpool.Pool, rdb *redis.Client, tenants, n int) (latencies, error) {
-	var out latencies
+// each commit until Redis serves the new name, and until app (a Cache with L1 on) does.
+func changeToFresh(ctx context.Context, pool *pgxpool.Pool, rdb *redis.Client, app *cache.Cache, tenants, n int) (changeLatencies, error) {
+	var out changeLatencies
 	for i := range n {
 		t := demodata.TenantID(i%tenants + 1)
-		d, err := oneChange(ctx, pool, rdb, t, i)
+		d, err := oneChange(ctx, pool, rdb, app, t, i)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, d)
+		out.add(d)
 		time.Sleep(5 * time.Millisecond)
 	}
 	return out, nil
 }
 
-func oneChange(ctx context.Context, pool *pgxpool.Pool, rdb *redis.Client, tenant string, i int) (time.Duration, error) {
+// oneChange renames account 1 of tenant and polls, every 0.1 ms, a GET of its chart of
+// accounts and a cache.Wrap of it through app, whose L1 tier holds the old value beforehand:
+// the second sees the change only through the worker's invalidation message.
+func oneChange(ctx context.Context, pool *pgxpool.Pool, rdb *redis.Client, app *cache.Cache, tenant string, i int) (changeLatency, error) {
 	marker := fmt.Sprintf("bench-%d-%d", time.Now().UnixNano(), i)
 	key := cache.Keys{}.ChartOfAccounts(cache.MustTenant(tenant))
+	viaL1 := func() (string, error) {
+		v, err := cache.Wrap(ctx, app, key, cache.TTLStatic, func(context.Context) (json.RawMessage, error) {
+			return nil, fmt.Errorf("%s is not warm", key)
+		})
+		return string(v), err
+	}
+	if _, err := viaL1(); err != nil { // the old value into L1
+		return changeLatency{}, err
+	}
+	var out changeLatency
 	start := time.Now()
 	_, err := pool.Exec(ctx, `UPDATE chart_of_accounts SET name = $2 WHERE tenant_id = $1 AND id = 1`, tenant, marker)
 	if err != nil {
-		return 0, err
+		return out, err
 	}
 	deadline := start.Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		v, err := rdb.Get(ctx, key).Result()
-		if err == nil && strings.Contains(v, marker) {
-			return time.Since(start), nil
+		if out.redis == 0 {
+			if v, err := rdb.Get(ctx, key).Result(); err == nil && strings.Contains(v, marker) {
+				out.redis = time.Since(start)
+			}
+		}
+		if out.l1 == 0 {
+			if v, err := viaL1(); err == nil && strings.Contains(v, marker) {
+				out.l1 = time.Since(start)
+			}
+		}
+		if out.redis > 0 && out.l1 > 0 {
+			return out, nil
 		}
 		time.Sleep(100 * time.Microsecond)
 	}
-	return 0, fmt.Errorf("change to %s did not reach Redis within 30 s", tenant)
+	if out.redis > 0 {
+		return out, fmt.Errorf("change to %s reached Redis in %s but not the L1 reader within 30 s", tenant, out.redis)
+	}
+	return out, fmt.Errorf("change to %s did not reach Redis within 30 s", tenant)
 }
 
 // changeToFreshDuringWarm starts another full warm and measures n changes while it runs.
-func changeToFreshDuringWarm(ctx context.Context, pool *pgxpool.Pool, rdb *redis.Client, o Options, n int) (latencies, time.Duration, error) {
+func changeToFreshDuringWarm(ctx context.Context, pool *pgxpool.Pool, rdb *redis.Client, app *cache.Cache, o Options, n int) (changeLatencies, time.Duration, error) {
 	var (
 		wg      sync.WaitGroup
 		warmErr error
@@ -221,14 +262,14 @@ func changeToFreshDuringWarm(ctx context.Context, pool *pgxpool.Pool, rdb *redis
 	)
 	wg.Go(func() { warm, warmErr = fullWarm(ctx, pool, o.Logger) })
 	time.Sleep(200 * time.Millisecond)
-	var out latencies
+	var out changeLatencies
 	for i := range n {
-		d, err := oneChange(ctx, pool, rdb, demodata.TenantID(i%o.Tenants+1), i)
+		d, err := oneChange(ctx, pool, rdb, app, demodata.TenantID(i%o.Tenants+1), i)
 		if err != nil {
 			wg.Wait()
 			return out, 0, err
 		}
-		out = append(out, d)
+		out.add(d)
 		time.Sleep(20 * time.Millisecond)
 	}
 	wg.Wait()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/invalidation"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/workflows"
 	"github.com/spf13/cobra"
@@ -47,7 +48,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 			defer pool.Close()
 			defer rdb.Close()
 			keys := cache.Keys{HashTag: cfg.HashTags}
-			svc := invalidation.New(warm.New(pool, cache.NewWriter(rdb, cfg.ValueFormat, keys), keys, cat, a.logger()),
+			svc := invalidation.New(warm.New(pool, rediswrite.New(rdb, cfg.ValueFormat, keys), keys, cat, a.logger()),
 				workflows.New(pool, a.logger()), a.logger())
 			rep, err := svc.Invalidate(ctx, req)
 			for _, sk := range rep.Skipped {

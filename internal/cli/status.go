@@ -28,7 +28,7 @@ func (a *app) statusCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if tenant != "" {
-				if err := cache.ValidateTenant(tenant); err != nil {
+				if _, err := cache.ParseTenant(tenant); err != nil {
 					return err
 				}
 			}

@@ -29,7 +29,7 @@ func (a *app) warmCmd() *cobra.Command {
 				return errors.New("name tenants with --tenant ID, or warm every active tenant with --all (not both)")
 			}
 			for _, id := range tenants {
-				if err := cache.ValidateTenant(id); err != nil {
+				if _, err := cache.ParseTenant(id); err != nil {
 					return err
 				}
 			}

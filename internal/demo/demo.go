@@ -19,6 +19,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/demodata"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/migrations"
 	"github.com/cachewarm/cachewarm/worker"
 	"github.com/cachewarm/cachewarm/workflows"
@@ -92,7 +93,7 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := pool.Exec(ctx, `DELETE FROM cachewarm.workflow_runs; DELETE FROM cachewarm.river_job`); err != nil {
 		return fmt.Errorf("demo: clear earlier runs: %w", err)
 	}
-	writer := cache.NewWriter(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags})
+	writer := rediswrite.New(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags})
 	for k := 1; k <= o.Tenants; k++ {
 		if _, err := writer.Invalidate(ctx, cache.MustTenant(demodata.TenantID(k)), cat.Names()); err != nil {
 			return fmt.Errorf("demo: clear earlier keys: %w", err)
@@ -284,7 +285,7 @@ func showChange(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClie
 	for time.Now().Before(deadline) {
 		raw, err := rdb.Get(ctx, key).Bytes()
 		if err == nil {
-			if v, derr := format.Decode(raw); derr == nil && containsJSONString(v, name) {
+			if v, derr := rediswrite.Decode(format, raw); derr == nil && containsJSONString(v, name) {
 				return changeResult{key: key, latency: time.Since(start)}, nil
 			}
 		}

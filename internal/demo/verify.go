@@ -14,6 +14,7 @@ import (
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/demodata"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
@@ -75,7 +76,7 @@ func verifyDataset(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalC
 			bad = append(bad, k+": missing")
 			continue
 		}
-		got, err := format.Decode(raw)
+		got, err := rediswrite.Decode(format, raw)
 		if err != nil {
 			bad = append(bad, k+": "+err.Error())
 			continue

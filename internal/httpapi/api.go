@@ -55,7 +55,7 @@ func (r WarmRequest) Validate() ([]catalog.Phase, error) {
 		return nil, errors.New(`give "tenants": [...] or "all": true (not both)`)
 	}
 	for _, t := range r.Tenants {
-		if err := cache.ValidateTenant(t); err != nil {
+		if _, err := cache.ParseTenant(t); err != nil {
 			return nil, err
 		}
 	}
@@ -175,7 +175,7 @@ func (h *apiHandler) stats(w http.ResponseWriter, r *http.Request) {
 func (h *apiHandler) workflows(w http.ResponseWriter, r *http.Request) {
 	tenant := r.URL.Query().Get("tenant")
 	if tenant != "" {
-		if err := cache.ValidateTenant(tenant); err != nil {
+		if _, err := cache.ParseTenant(tenant); err != nil {
 			WriteError(w, http.StatusBadRequest, err.Error())
 			return
 		}

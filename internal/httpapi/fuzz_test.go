@@ -81,7 +81,7 @@ func FuzzWarmRequest(f *testing.F) {
 			t.Fatalf("accepted %q: want tenants or all, not both", body)
 		}
 		for _, id := range req.Tenants {
-			if err := cache.ValidateTenant(id); err != nil {
+			if _, err := cache.ParseTenant(id); err != nil {
 				t.Fatalf("accepted %q with tenant %q: %v", body, id, err)
 			}
 		}
@@ -118,7 +118,7 @@ func FuzzInvalidateRequest(f *testing.F) {
 			}
 			return
 		}
-		if err := cache.ValidateTenant(tn.String()); err != nil {
+		if _, err := cache.ParseTenant(tn.String()); err != nil {
 			t.Fatalf("accepted %q with tenant %q: %v", body, tn, err)
 		}
 		for _, d := range datasets {

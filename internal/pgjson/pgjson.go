@@ -23,8 +23,8 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/cachewarm/cachewarm/internal/jsjson"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
@@ -304,55 +304,8 @@ func append4(dst []byte, d int) []byte {
 
 // appendString appends s as a JSON string, escaped as JSON.stringify escapes it.
 func appendString(dst []byte, s string) []byte {
-	return appendStringBytes(dst, []byte(s))
+	return jsjson.AppendString(dst, []byte(s))
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendStringBytes appends s as a JSON string: '"' and '\\' escaped, control characters as
-// \b \t \n \f \r or \u00xx, everything else (non-ASCII included) as it is. PostgreSQL text is
-// valid UTF-8 in a UTF8 database; an invalid byte is replaced by U+FFFD, as Node's decoder does.
-func appendStringBytes(dst, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b >= 0x20 && b != '"' && b != '\\' && b < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if b >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, "\uFFFD"...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch b {
-		case '"', '\\':
-			dst = append(dst, '\\', b)
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendStringBytes appends s, PostgreSQL text, as a JSON string (see jsjson.AppendString).
+func appendStringBytes(dst, s []byte) []byte { return jsjson.AppendString(dst, s) }

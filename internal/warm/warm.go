@@ -2,8 +2,9 @@
 // job kind of cachewarm is built from.
 //
 // A dataset is read in one statement that also reads its data version (so both come from one
-// snapshot), and its rows go straight into pipelined, version-guarded writes (cache.Writer): a
-// tenant's data is never held in memory whole.
+// snapshot), and its rows go straight into pipelined, version-guarded writes
+// (rediswrite.Writer), which also tell the applications' L1 tiers: a tenant's data is never
+// held in memory whole.
 package warm
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -22,7 +24,7 @@ import (
 // Warmer warms datasets of tenants. It is safe for concurrent use.
 type Warmer struct {
 	pool    *pgxpool.Pool
-	writer  *cache.Writer
+	writer  *rediswrite.Writer
 	keys    cache.Keys
 	catalog *catalog.Catalog
 	logger  *slog.Logger
@@ -33,7 +35,7 @@ type Warmer struct {
 
 // New returns a Warmer that reads through pool and writes through writer, building keys with
 // keys.
-func New(pool *pgxpool.Pool, writer *cache.Writer, keys cache.Keys, cat *catalog.Catalog, logger *slog.Logger) *Warmer {
+func New(pool *pgxpool.Pool, writer *rediswrite.Writer, keys cache.Keys, cat *catalog.Catalog, logger *slog.Logger) *Warmer {
 	return &Warmer{pool: pool, writer: writer, keys: keys, catalog: cat, logger: logger}
 }
 
@@ -48,7 +50,7 @@ type Result struct {
 	Dataset string
 	// Version is the data version the values were read at.
 	Version int64
-	cache.WriteStats
+	rediswrite.WriteStats
 	// Removed is the number of keys deleted because the warm no longer wrote them (their
 	// rows were deleted or no longer qualify).
 	Removed int
@@ -70,8 +72,8 @@ func Failed(results []Result) []Result {
 }
 
 // Total adds up results' write statistics.
-func Total(results []Result) cache.WriteStats {
-	var s cache.WriteStats
+func Total(results []Result) rediswrite.WriteStats {
+	var s rediswrite.WriteStats
 	for _, r := range results {
 		s.Add(r.WriteStats)
 	}
@@ -199,7 +201,7 @@ func (w *Warmer) stream(ctx context.Context, t cache.Tenant, d catalog.Dataset, 
 		return err
 	}
 	defer rows.Close()
-	var batch *cache.Batch
+	var batch *rediswrite.Batch
 	defer func() {
 		if batch != nil {
 			_ = batch.Wait() // on an early return: no write left running behind the job

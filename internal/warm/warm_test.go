@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/migrations"
@@ -30,7 +32,7 @@ var t001 = cache.MustTenant("t001")
 
 // probeVersionKey holds the version of the probe values in Redis (one per tenant x dataset
 // outside a cluster with plain keys).
-var probeVersionKey = cache.DatasetVersionKey(t001, "probe")
+var probeVersionKey = rediswrite.DatasetVersionKey(t001, "probe")
 
 type probeBundle struct {
 	env    *fixture.Env
@@ -40,7 +42,11 @@ type probeBundle struct {
 
 // setupProbe gives the test a seeded database migrated with the default catalog plus the probe
 // dataset (fed by chart_of_accounts, so its change trigger bumps the probe's version), a
-// probe_delay table (seconds, initially 0), and a warmer writing to the test's Redis DB.
+// probe_gate table (initially open), and a warmer writing to the test's Redis DB.
+//
+// A probe query that reads the gate closed waits, its snapshot taken, for the advisory lock
+// probeGateLock that the test holds (see holdGate): the test decides when it ends, instead of a
+// sleep that a slow machine could outlast.
 func setupProbe(t *testing.T) probeBundle {
 	t.Helper()
 	env := fixture.New(t, 1)
@@ -51,25 +57,50 @@ func setupProbe(t *testing.T) probeBundle {
 -- key: test:probe:{tenant}
 -- value: json
 SELECT to_json(a.name)::text AS value
-FROM probe_delay d CROSS JOIN LATERAL (SELECT pg_sleep(d.seconds)) s
+FROM probe_gate g LEFT JOIN LATERAL (SELECT pg_advisory_xact_lock_shared(` + probeGateLock + `) WHERE g.closed) s ON true
 JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = 1`})
-	_, err := env.Pool.Exec(ctx, `CREATE TABLE probe_delay (seconds float8 NOT NULL); INSERT INTO probe_delay VALUES (0)`)
+	_, err := env.Pool.Exec(ctx, `CREATE TABLE probe_gate (closed bool NOT NULL); INSERT INTO probe_gate VALUES (false)`)
 	require.NoError(t, err)
 	_, err = migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
 	return probeBundle{env: env, cat: cat, warmer: w}
 }
 
-// setName renames account 1 of t001 and sets the probe's delay, in one transaction, then
-// collects the change (which bumps the probe's version and queues its re-warm).
-func setName(t *testing.T, pool *pgxpool.Pool, name string, delay float64) {
+// probeGateLock is the advisory lock a probe query that reads the gate closed waits for.
+const probeGateLock = "4242018"
+
+// holdGate takes probeGateLock on a connection of its own and returns the function that
+// releases it (also called at cleanup): until then, probe queries that read the gate closed
+// wait.
+func holdGate(t *testing.T, pool *pgxpool.Pool) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	_, err = conn.Exec(ctx, `SELECT pg_advisory_lock(`+probeGateLock+`)`)
+	require.NoError(t, err)
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(`+probeGateLock+`)`)
+			require.NoError(t, err)
+			conn.Release()
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// setName renames account 1 of t001 and closes or opens the probe's gate, in one transaction,
+// then collects the change (which bumps the probe's version and queues its re-warm).
+func setName(t *testing.T, pool *pgxpool.Pool, name string, gateClosed bool) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
-	_, err = tx.Exec(ctx, `UPDATE probe_delay SET seconds = $1`, delay)
+	_, err = tx.Exec(ctx, `UPDATE probe_gate SET closed = $1`, gateClosed)
 	require.NoError(t, err)
 	_, err = tx.Exec(ctx, `UPDATE chart_of_accounts SET name = $1 WHERE tenant_id = 't001' AND id = 1`, name)
 	require.NoError(t, err)
@@ -78,17 +109,18 @@ func setName(t *testing.T, pool *pgxpool.Pool, name string, delay float64) {
 	require.NoError(t, err)
 }
 
-// waitSleeping waits until n probe queries of the test's database are inside pg_sleep: their
+// waitAtGate waits until n probe queries of the test's database wait at the gate: their
 // snapshot, data and version, is taken.
-func waitSleeping(t *testing.T, pool *pgxpool.Pool, n int) {
+func waitAtGate(t *testing.T, pool *pgxpool.Pool, n int) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		var got int
 		err := pool.QueryRow(context.Background(), `
 SELECT count(*) FROM pg_stat_activity
-WHERE datname = current_database() AND state = 'active' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()`).Scan(&got)
+WHERE datname = current_database() AND state = 'active' AND wait_event_type = 'Lock' AND wait_event = 'advisory'
+  AND pid <> pg_backend_pid()`).Scan(&got)
 		return err == nil && got >= n
-	}, 10*time.Second, 5*time.Millisecond, "a probe query is sleeping")
+	}, 30*time.Second, 5*time.Millisecond, "a probe query waits at the gate")
 }
 
 func probeVersion(t *testing.T, pool *pgxpool.Pool) int64 {
@@ -107,7 +139,8 @@ func TestSlowStaleWarmIsSkipped(t *testing.T) {
 	ctx := context.Background()
 	rdb, pool := b.env.Redis, b.env.Pool
 
-	setName(t, pool, "old", 1.5)
+	release := holdGate(t, pool)
+	setName(t, pool, "old", true)
 	oldVersion := probeVersion(t, pool)
 	slow := make(chan []warm.Result, 1)
 	go func() {
@@ -117,9 +150,9 @@ func TestSlowStaleWarmIsSkipped(t *testing.T) {
 		}
 		slow <- res
 	}()
-	waitSleeping(t, pool, 1)
+	waitAtGate(t, pool, 1)
 
-	setName(t, pool, "new", 0)
+	setName(t, pool, "new", false)
 	newVersion := probeVersion(t, pool)
 	require.Greater(t, newVersion, oldVersion)
 	fast, err := b.warmer.Datasets(ctx, t001, []string{"probe"})
@@ -129,6 +162,7 @@ func TestSlowStaleWarmIsSkipped(t *testing.T) {
 	require.Equal(t, 1, fast[0].Keys)
 	require.Equal(t, `"new"`, rdb.Get(ctx, probeKey).Val())
 
+	release() // the slow warm, which read the old data, goes on to write it
 	res := <-slow
 	require.NoError(t, res[0].Err)
 	require.Equal(t, oldVersion, res[0].Version, "the slow warm read the old version with the old data")
@@ -153,9 +187,11 @@ func TestChangeWhileRunningIsWarmedAgain(t *testing.T) {
 			rdb, pool := b.env.Redis, b.env.Pool
 			b.env.StartWorker(t, b.env.Config(t, map[string]string{"CACHEWARM_CHANGE_WORKERS": workers}), b.cat)
 
-			setName(t, pool, "first", 1)
-			waitSleeping(t, pool, 1) // the first job runs, holding the "first" snapshot
-			setName(t, pool, "second", 0)
+			release := holdGate(t, pool)
+			setName(t, pool, "first", true)
+			waitAtGate(t, pool, 1) // the first job runs, holding the "first" snapshot
+			setName(t, pool, "second", false)
+			release()
 
 			require.Eventually(t, func() bool {
 				var done, all int
@@ -228,12 +264,12 @@ func TestLostVersionKeysDoNotWedge(t *testing.T) {
 		return res[0]
 	}
 
-	setName(t, pool, "one", 0)
+	setName(t, pool, "one", false)
 	require.Equal(t, 1, warmProbe().Keys)
 
 	// The version key is evicted; the data changes: the next warm writes.
 	require.NoError(t, rdb.Del(ctx, probeVersionKey).Err())
-	setName(t, pool, "two", 0)
+	setName(t, pool, "two", false)
 	require.Equal(t, 1, warmProbe().Keys)
 	require.Equal(t, `"two"`, rdb.Get(ctx, probeKey).Val())
 
@@ -244,11 +280,11 @@ func TestLostVersionKeysDoNotWedge(t *testing.T) {
 
 	// The whole (test's own) DB is flushed, as a cache-manager reset() does.
 	require.NoError(t, rdb.FlushDB(ctx).Err())
-	setName(t, pool, "three", 0)
+	setName(t, pool, "three", false)
 	require.Equal(t, 1, warmProbe().Keys)
 	require.Equal(t, `"three"`, rdb.Get(ctx, probeKey).Val())
 	require.True(t, containsName(rdb.Get(ctx, "finance:coa:t001").Val(), "three"))
-	members, err := rdb.SMembers(ctx, cache.IndexKey(t001, "probe")).Result()
+	members, err := rdb.SMembers(ctx, rediswrite.IndexKey(t001, "probe")).Result()
 	require.NoError(t, err)
 	require.Equal(t, []string{probeKey}, members, "the index is rebuilt, so invalidation still finds the key")
 }
@@ -275,7 +311,7 @@ func TestOpenChangeDoesNotBlockWarm(t *testing.T) {
 	t.Parallel()
 	env := fixture.New(t, 1)
 	ctx := context.Background()
-	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, mustDefault(t), fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, mustDefault(t), fixture.Logger(t))
 	_, err := w.Datasets(ctx, t001, []string{"chart_of_accounts"}) // the version row exists
 	require.NoError(t, err)
 
@@ -325,7 +361,7 @@ WHERE tenant_id = 't001' AND status = 'open' AND start_date <= current_date AND 
 		return env.Redis.Exists(ctx, "sales:vendor:t001:vendorId:5", "finance:current_period:t001").Val() == 0 &&
 			env.Redis.Exists(ctx, "sales:vendor:t001:vendorId:501").Val() == 1
 	}, 5*time.Second, 10*time.Millisecond, "the deleted vendor's key and the closed period's are gone; vendor 501 moved into the first 500")
-	members := env.Redis.SMembers(ctx, cache.IndexKey(t001, "vendors")).Val()
+	members := env.Redis.SMembers(ctx, rediswrite.IndexKey(t001, "vendors")).Val()
 	require.Len(t, members, 505, "5 pages and 500 vendors")
 	require.NotContains(t, members, "sales:vendor:t001:vendorId:5")
 }
@@ -339,7 +375,7 @@ func TestFailedQueryDoesNotFailTheDatasetsAfterIt(t *testing.T) {
 	cat := fixture.CatalogWith(t, map[string]string{"broken": fixture.BrokenDataset(catalog.PhaseCritical)})
 	_, err := migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	w := warm.New(env.Pool, cache.NewWriter(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
 
 	res, err := w.Datasets(ctx, t001, []string{"current_period", "broken", "pipeline_stages", "vendors"})
 	require.NoError(t, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/demodata"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/cachewarm/cachewarm/workflows"
 	"github.com/redis/go-redis/v9"
@@ -102,12 +103,12 @@ func (b *bundle) requireTenantExact(t *testing.T, tn cache.Tenant) tenantKeys {
 		tk.removable = append(tk.removable, k)
 		datasets[e.Dataset] = true
 		if !b.keys.HashTag {
-			tk.versions = append(tk.versions, cache.VersionKey(k))
+			tk.versions = append(tk.versions, rediswrite.VersionKey(k))
 		}
 	}
 	if b.keys.HashTag {
 		for d := range datasets {
-			tk.versions = append(tk.versions, cache.DatasetVersionKey(tn, d))
+			tk.versions = append(tk.versions, rediswrite.DatasetVersionKey(tn, d))
 		}
 	}
 	indexed := 0
@@ -227,7 +228,7 @@ func TestHashTagsShareOneSlotPerTenant(t *testing.T) {
 			require.Equal(t, slot, s, "%s is in %s's slot", key, tn)
 		}
 		require.Contains(t, owned, "finance:coa:{"+tn.String()+"}")
-		require.Contains(t, owned, cache.DatasetVersionKey(tn, "chart_of_accounts"))
+		require.Contains(t, owned, rediswrite.DatasetVersionKey(tn, "chart_of_accounts"))
 	}
 	slices.Sort(want)
 	requireSameKeys(t, want, scanCluster(t, b.rdb, "*"), "the cluster holds exactly the tenants' keys")

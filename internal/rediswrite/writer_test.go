@@ -1,4 +1,4 @@
-package cache
+package rediswrite
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
@@ -35,9 +36,9 @@ func TestWriterStaleOverwriteGuard(t *testing.T) {
 func testStaleOverwriteGuard(t *testing.T, path func(*Writer)) {
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
-	w := NewWriter(rdb, FormatJSON, Keys{})
+	w := New(rdb, cache.FormatJSON, cache.Keys{})
 	path(w)
-	tn := MustTenant("t1")
+	tn := cache.MustTenant("t1")
 
 	write := func(version int64, value string) WriteStats {
 		t.Helper()
@@ -80,13 +81,13 @@ func TestWriterBatchesAndScriptReload(t *testing.T) {
 			rdb, _ := testenv.NewRedis(t)
 			ctx := context.Background()
 			require.NoError(t, rdb.ScriptFlush(ctx).Err()) // the first flush must load the scripts itself
-			w := NewWriter(rdb, FormatJSON, Keys{})
+			w := New(rdb, cache.FormatJSON, cache.Keys{})
 			path(w)
-			tn := MustTenant("t1")
+			tn := cache.MustTenant("t1")
 			b := w.NewBatch(tn, "vendors", 1, time.Minute)
 			const n = 2500 // more than one pipeline and many script calls
 			for i := range n {
-				require.NoError(t, b.Add(ctx, Keys{}.Join("sales:vendor", tn, "vendorId:"+strconv.Itoa(i)), []byte(`{"id":"`+strconv.Itoa(i)+`"}`)))
+				require.NoError(t, b.Add(ctx, cache.Keys{}.Join("sales:vendor", tn, "vendorId:"+strconv.Itoa(i)), []byte(`{"id":"`+strconv.Itoa(i)+`"}`)))
 			}
 			require.NoError(t, b.Flush(ctx))
 			require.Equal(t, n, b.Stats().Keys)
@@ -121,7 +122,7 @@ func TestWriterWatchRetry(t *testing.T) {
 			t.Parallel()
 			rdb, _ := testenv.NewRedis(t)
 			ctx := context.Background()
-			tn := MustTenant("t1")
+			tn := cache.MustTenant("t1")
 			verKey := DatasetVersionKey(tn, "chart_of_accounts")
 			require.NoError(t, rdb.Set(ctx, "finance:coa:t1", `["v1"]`, time.Minute).Err())
 			other := redis.NewClient(rdb.Options())
@@ -130,7 +131,7 @@ func TestWriterWatchRetry(t *testing.T) {
 				require.NoError(t, other.Set(ctx, verKey, tc.other, time.Minute).Err())
 			}}
 			rdb.AddHook(hook)
-			w := NewWriter(rdb, FormatJSON, Keys{})
+			w := New(rdb, cache.FormatJSON, cache.Keys{})
 			writePaths["watch"](w)
 			b := w.NewBatch(tn, "chart_of_accounts", 10, time.Minute)
 			require.NoError(t, b.Add(ctx, "finance:coa:t1", []byte(`["v10"]`)))
@@ -172,10 +173,10 @@ func TestWriterReusesChunks(t *testing.T) {
 	t.Parallel()
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
-	w := NewWriter(rdb, FormatJSON, Keys{})
+	w := New(rdb, cache.FormatJSON, cache.Keys{})
 	w.perFlush = 4
 	for i := range 3 {
-		b := w.NewBatch(MustTenant("t1"), "reuse", int64(i+1), time.Minute)
+		b := w.NewBatch(cache.MustTenant("t1"), "reuse", int64(i+1), time.Minute)
 		for k := range 10 { // three chunks: two full ones and the rest
 			require.NoError(t, b.Add(ctx, "reuse:t1:"+strconv.Itoa(k), []byte(`{"n":`+strconv.Itoa(k)+`}`)))
 		}
@@ -193,8 +194,8 @@ func TestVersionKeysShareSlots(t *testing.T) {
 	for _, k := range []string{"finance:coa:t1", "finance:coa:{t1}", "sales:vendor:{t1}:vendorId:3"} {
 		require.Equal(t, hashSlotTag(k), hashSlotTag(VersionKey(k)), k)
 	}
-	tn := MustTenant("t1")
-	tagged := Keys{HashTag: true}.Join("finance:coa", tn, "")
+	tn := cache.MustTenant("t1")
+	tagged := cache.Keys{HashTag: true}.Join("finance:coa", tn, "")
 	require.Equal(t, hashSlotTag(tagged), hashSlotTag(DatasetVersionKey(tn, "chart_of_accounts")))
 	require.Equal(t, hashSlotTag(tagged), hashSlotTag(IndexKey(tn, "chart_of_accounts")))
 }
@@ -219,10 +220,10 @@ func hashSlotTag(key string) string {
 
 // BenchmarkKeysJoin builds a key from its prefix, tenant and suffix (the worker's per-row key).
 func BenchmarkKeysJoin(b *testing.B) {
-	tn := MustTenant("t001")
+	tn := cache.MustTenant("t001")
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = Keys{}.Join("sales:vendor", tn, "vendorId:12345")
+		_ = cache.Keys{}.Join("sales:vendor", tn, "vendorId:12345")
 	}
 }
 
@@ -233,7 +234,7 @@ func BenchmarkEncodeJSON(b *testing.B) {
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
-		buf, _ = FormatJSON.Encode(buf[:0], raw, time.Time{})
+		buf, _ = Encode(cache.FormatJSON, buf[:0], raw, time.Time{})
 	}
 }
 
@@ -248,13 +249,13 @@ func BenchmarkWriterBatch(b *testing.B) {
 func benchmarkWriterBatch(b *testing.B, path func(*Writer)) {
 	rdb, _ := testenv.NewRedis(b)
 	ctx := context.Background()
-	w := NewWriter(rdb, FormatJSON, Keys{})
+	w := New(rdb, cache.FormatJSON, cache.Keys{})
 	path(w)
-	tn := MustTenant("t1")
+	tn := cache.MustTenant("t1")
 	val := []byte(`{"v":"` + strings.Repeat("x", 700) + `"}`)
 	keys := make([]string, 10000)
 	for i := range keys {
-		keys[i] = Keys{}.Join("sales:vendor", tn, "vendorId:"+strconv.Itoa(i))
+		keys[i] = cache.Keys{}.Join("sales:vendor", tn, "vendorId:"+strconv.Itoa(i))
 	}
 	b.SetBytes(int64(len(val)))
 	b.ResetTimer()
@@ -322,4 +323,21 @@ func BenchmarkRawPipelinedSet(b *testing.B) {
 		b.Fatal(err)
 	}
 	reportRedisCPU(ctx, b, rdb, cpu)
+}
+
+func TestEncodeDecodeByFormat(t *testing.T) {
+	t.Parallel()
+	raw := []byte(`{"a":":b"}`)
+	got, err := Encode(cache.FormatJSON, []byte("x"), raw, time.Now())
+	require.NoError(t, err)
+	require.Equal(t, `x{"a":":b"}`, string(got), "JSON values are stored as they are")
+	dec, err := Decode(cache.FormatJSON, raw)
+	require.NoError(t, err)
+	require.Equal(t, raw, dec)
+	stored, err := Encode(cache.FormatKeyv, nil, raw, time.UnixMilli(1<<50))
+	require.NoError(t, err)
+	require.Equal(t, `{"value":{"a":"::b"},"expires":1125899906842624}`, string(stored))
+	dec, err = Decode(cache.FormatKeyv, stored)
+	require.NoError(t, err)
+	require.Equal(t, string(raw), string(dec))
 }

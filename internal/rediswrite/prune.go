@@ -1,4 +1,4 @@
-package cache
+package rediswrite
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cachewarm/cachewarm/cache"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -60,7 +61,7 @@ return redis.call('DEL', KEYS[1])
 // another slot, and removing them apart from the delete could race with a newer warm adding
 // them back): invalidation deletes them again, harmlessly, and the set expires with the
 // dataset.
-func (w *Writer) Prune(ctx context.Context, t Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool) (int, error) {
+func (w *Writer) Prune(ctx context.Context, t cache.Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool) (int, error) {
 	return w.prune(ctx, t, dataset, version, ttl, written, -1)
 }
 
@@ -71,10 +72,9 @@ func (b *Batch) Prune(ctx context.Context, written map[string]bool) (int, error)
 }
 
 // prune is Prune given the index's size, or -1 to read it.
-func (w *Writer) prune(ctx context.Context, t Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool, members int64) (int, error) {
+func (w *Writer) prune(ctx context.Context, t cache.Tenant, dataset string, version int64, ttl time.Duration, written map[string]bool, members int64) (deleted int, err error) {
 	idx := IndexKey(t, dataset)
 	if members < 0 {
-		var err error
 		if members, err = w.rdb.SCard(ctx, idx).Result(); err != nil {
 			return 0, fmt.Errorf("prune %s/%s: %w", t, dataset, err)
 		}
@@ -102,7 +102,13 @@ func (w *Writer) prune(ctx context.Context, t Tenant, dataset string, version in
 		return 0, nil
 	}
 	ver, ttlMS := strconv.FormatInt(version, 10), strconv.FormatInt(ttl.Milliseconds(), 10)
-	deleted := 0
+	// The L1 tiers hear of the stale keys once Redis has dropped them, whatever the outcome:
+	// announcing a key that was left alone costs a reader one Redis read.
+	defer func() {
+		if aerr := w.announce(context.WithoutCancel(ctx), w.rdb, stale).Err(); aerr != nil && err == nil {
+			err = fmt.Errorf("prune %s/%s: announce: %w", t, dataset, aerr)
+		}
+	}()
 	if w.perKey {
 		for _, k := range stale {
 			n, err := pruneKeyScript.Run(ctx, w.rdb, []string{k, VersionKey(k)}, ver, ttlMS).Int()

@@ -1,13 +1,18 @@
-package cache
+// Package cacheprom exports the counters of a [cache.Cache] to Prometheus. It is a package of
+// its own so that importing cache does not bring in the Prometheus client.
+package cacheprom
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
-// Collector exports a Cache's [Stats] to Prometheus. Register it on the application's registry
-// (no global registration happens):
+// Collector exports a Cache's [cache.Stats] to Prometheus. Register it on the application's
+// registry (no global registration happens):
 //
-//	reg.MustRegister(cache.NewCollector(c, "myapp"))
+//	reg.MustRegister(cacheprom.NewCollector(c, "myapp"))
 type Collector struct {
-	c                                         *Cache
+	c                                         *cache.Cache
 	hits, misses, sets, errors, l1Hits        *prometheus.Desc
 	hitSeconds, missSeconds, hitRatio, health *prometheus.Desc
 }
@@ -15,7 +20,7 @@ type Collector struct {
 // NewCollector returns a Collector of c's counters with metric names under namespace (for
 // example "myapp" gives myapp_cache_hits_total). Add constant labels with
 // prometheus.WrapRegistererWith when several Caches are registered.
-func NewCollector(c *Cache, namespace string) *Collector {
+func NewCollector(c *cache.Cache, namespace string) *Collector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "cache", name), help, labels, nil)
 	}
@@ -55,7 +60,7 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(m.missSeconds, s.MissTime.Seconds())
 	ch <- prometheus.MustNewConstMetric(m.hitRatio, prometheus.GaugeValue, s.HitRate()/100)
 	h := s.Health()
-	for _, st := range []Health{Healthy, Degraded, Unhealthy} {
+	for _, st := range []cache.Health{cache.Healthy, cache.Degraded, cache.Unhealthy} {
 		v := 0.0
 		if st == h {
 			v = 1

@@ -1,4 +1,4 @@
-package cache
+package rediswrite
 
 import (
 	"context"
@@ -9,20 +9,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
 // writeVendors writes the vendors ids of tn at version through w and returns their keys.
-func writeVendors(t *testing.T, w *Writer, keys Keys, tn Tenant, version int64, ids ...int) []string {
+func writeVendors(t *testing.T, w *Writer, keys cache.Keys, tn cache.Tenant, version int64, ids ...int) []string {
 	t.Helper()
 	_, out := vendorBatch(t, w, keys, tn, version, ids...)
 	return out
 }
 
 // vendorBatch is writeVendors returning the flushed batch too.
-func vendorBatch(t *testing.T, w *Writer, keys Keys, tn Tenant, version int64, ids ...int) (*Batch, []string) {
+func vendorBatch(t *testing.T, w *Writer, keys cache.Keys, tn cache.Tenant, version int64, ids ...int) (*Batch, []string) {
 	t.Helper()
 	ctx := context.Background()
 	b := w.NewBatch(tn, "vendors", version, time.Minute)
@@ -48,12 +49,12 @@ func TestPrune(t *testing.T) {
 	t.Parallel()
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
-	w := NewWriter(rdb, FormatJSON, Keys{})
-	tn := MustTenant("t1")
-	ks := writeVendors(t, w, Keys{}, tn, 10, 1, 2, 3)
+	w := New(rdb, cache.FormatJSON, cache.Keys{})
+	tn := cache.MustTenant("t1")
+	ks := writeVendors(t, w, cache.Keys{}, tn, 10, 1, 2, 3)
 
 	// Vendor 3 was deleted: the warm at version 11 wrote 1 and 2.
-	writeVendors(t, w, Keys{}, tn, 11, 1, 2)
+	writeVendors(t, w, cache.Keys{}, tn, 11, 1, 2)
 	n, err := w.Prune(ctx, tn, "vendors", 11, time.Minute, only(ks[0], ks[1]))
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
@@ -64,7 +65,7 @@ func TestPrune(t *testing.T) {
 	require.Zero(t, n, "nothing left to prune")
 
 	// A newer warm (version 20) owns the dataset: an older warm's prune leaves its keys.
-	writeVendors(t, w, Keys{}, tn, 20, 1, 2)
+	writeVendors(t, w, cache.Keys{}, tn, 20, 1, 2)
 	n, err = w.Prune(ctx, tn, "vendors", 12, time.Minute, only(ks[0]))
 	require.NoError(t, err)
 	require.Zero(t, n)
@@ -90,7 +91,7 @@ func TestPrune(t *testing.T) {
 	for i := range ids {
 		ids[i] = 100 + i
 	}
-	many := writeVendors(t, w, Keys{}, tn, 40, ids...)
+	many := writeVendors(t, w, cache.Keys{}, tn, 40, ids...)
 	n, err = w.Prune(ctx, tn, "vendors", 40, time.Minute, only(many[:10]...))
 	require.NoError(t, err)
 	require.Equal(t, 590, n)
@@ -103,12 +104,12 @@ func TestBatchPrune(t *testing.T) {
 	t.Parallel()
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
-	w := NewWriter(rdb, FormatJSON, Keys{})
-	tn := MustTenant("t1")
-	ks := writeVendors(t, w, Keys{}, tn, 10, 1, 2, 3)
+	w := New(rdb, cache.FormatJSON, cache.Keys{})
+	tn := cache.MustTenant("t1")
+	ks := writeVendors(t, w, cache.Keys{}, tn, 10, 1, 2, 3)
 
 	// Vendor 3 was deleted.
-	b, _ := vendorBatch(t, w, Keys{}, tn, 11, 1, 2)
+	b, _ := vendorBatch(t, w, cache.Keys{}, tn, 11, 1, 2)
 	require.EqualValues(t, 3, b.indexSize, "the write read the index's size")
 	n, err := b.Prune(ctx, only(ks[0], ks[1]))
 	require.NoError(t, err)
@@ -116,7 +117,7 @@ func TestBatchPrune(t *testing.T) {
 	require.Zero(t, rdb.Exists(ctx, ks[2]).Val())
 
 	// Nothing stale: no command reaches Redis.
-	b, _ = vendorBatch(t, w, Keys{}, tn, 12, 1, 2)
+	b, _ = vendorBatch(t, w, cache.Keys{}, tn, 12, 1, 2)
 	var sent countHook
 	rdb.AddHook(&sent)
 	n, err = b.Prune(ctx, only(ks[0], ks[1]))
@@ -125,7 +126,7 @@ func TestBatchPrune(t *testing.T) {
 	require.Zero(t, sent.n.Load(), "commands sent by a prune with nothing stale")
 
 	// A batch that wrote nothing still prunes, asking the index's size itself.
-	b, _ = vendorBatch(t, w, Keys{}, tn, 13)
+	b, _ = vendorBatch(t, w, cache.Keys{}, tn, 13)
 	n, err = b.Prune(ctx, only())
 	require.NoError(t, err)
 	require.Equal(t, 2, n)
@@ -155,13 +156,13 @@ func TestPruneCluster(t *testing.T) {
 	t.Parallel()
 	cl := testenv.NewCluster(t)
 	ctx := context.Background()
-	for _, keys := range []Keys{{}, {HashTag: true}} {
+	for _, keys := range []cache.Keys{{}, {HashTag: true}} {
 		t.Run("hashtag="+strconv.FormatBool(keys.HashTag), func(t *testing.T) {
 			t.Parallel()
 			rdb := testenv.NewClusterClient(t, cl)
-			w := NewWriter(rdb, FormatJSON, keys)
+			w := New(rdb, cache.FormatJSON, keys)
 			require.Equal(t, !keys.HashTag, w.perKey)
-			tn := MustTenant("pr" + strings.ToLower(rand.Text()[:10]))
+			tn := cache.MustTenant("pr" + strings.ToLower(rand.Text()[:10]))
 			ks := writeVendors(t, w, keys, tn, 10, 1, 2, 3, 4, 5, 6)
 			requireKeysOnNodes(t, rdb, ks, keys.HashTag)
 

@@ -1,4 +1,10 @@
-package cache
+// Package rediswrite is the worker's write path into Redis: it stores warmed values in pipelined
+// batches under the stale-overwrite guard (a value read at data version v never replaces one
+// read at a newer version), records every key in a per-tenant x dataset index set so that
+// invalidation and pruning delete exactly those keys, and announces every change on the L1
+// invalidation channel of package cache, so the in-process tier of Go applications stays
+// coherent. Keys and values are those of package cache, byte for byte.
+package rediswrite
 
 import (
 	"context"
@@ -8,6 +14,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/hashtag"
+	"github.com/cachewarm/cachewarm/internal/keyv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -59,10 +68,19 @@ return #KEYS - 1
 // chunk of at least 16 KiB is written in a WATCH/MULTI transaction on its version key instead
 // of the script: plain SETs cost Redis less than a script that copies every value into Lua.
 //
+// Every chunk written, every prune and every invalidation is announced on the L1 invalidation
+// channel ([cache.DefaultInvalidationChannel]) with [cache.InvalidationPayload], so that the L1 tier of
+// every Go application using this package drops the keys: one message per chunk of up to 1,024
+// keys (so one per dataset write for all but the largest datasets). On a single Redis the
+// message rides at the end of the write's own pipeline, which Redis runs in order, so it costs
+// no round trip and never overtakes the write; on a cluster, whose pipelines run per node
+// concurrently, it is sent once the write has returned. PUBLISH on a cluster reaches the
+// subscribers of every node, which is how [cache.WithL1] subscribes.
+//
 // A Writer is safe for concurrent use; each [Batch] it makes is not.
 type Writer struct {
 	rdb    redis.UniversalClient
-	format Format
+	format cache.Format
 	// perKey selects companion version keys (cluster, plain keys).
 	perKey bool
 	// perCall is how many keys one script call writes; perFlush how many keys one pipeline
@@ -73,6 +91,9 @@ type Writer struct {
 	single        *redis.Client
 	watchMinBytes int
 	now           func() time.Time
+	// channel is the L1 invalidation channel every write, prune and invalidation is announced
+	// on (see [InvalidationPayload]).
+	channel string
 	// chunks holds chunks done with, for reuse. Unlike a sync.Pool it survives garbage
 	// collections, so a chunk's buffer, grown once to a pipeline's worth of values, is not
 	// grown again from nothing (that regrowth was 60% of a warm's allocations).
@@ -96,11 +117,11 @@ const watchMinBytes = 16 << 10
 // the dataset's version key between the read and the write.
 const watchAttempts = 10
 
-// NewWriter returns a Writer storing values in format through rdb, for keys built by keys.
-func NewWriter(rdb redis.UniversalClient, format Format, keys Keys) *Writer {
+// New returns a Writer storing values in format through rdb, for keys built by keys.
+func New(rdb redis.UniversalClient, format cache.Format, keys cache.Keys) *Writer {
 	_, cluster := rdb.(*redis.ClusterClient)
 	w := &Writer{rdb: rdb, format: format, perCall: 256, perFlush: 1024, watchMinBytes: watchMinBytes, now: time.Now,
-		chunks: make(chan *chunk, freeChunks)}
+		channel: cache.DefaultInvalidationChannel, chunks: make(chan *chunk, freeChunks)}
 	if cluster && !keys.HashTag {
 		w.perKey, w.perCall = true, 1
 	}
@@ -109,7 +130,7 @@ func NewWriter(rdb redis.UniversalClient, format Format, keys Keys) *Writer {
 }
 
 // Format returns the value format the writer stores.
-func (w *Writer) Format() Format { return w.format }
+func (w *Writer) Format() cache.Format { return w.format }
 
 // WriteStats counts what a batch wrote.
 type WriteStats struct {
@@ -164,7 +185,7 @@ func (w *Writer) putChunk(c *chunk) {
 // (at most one write in flight), so reading the data and writing Redis overlap.
 type Batch struct {
 	w          *Writer
-	tenant     Tenant
+	tenant     cache.Tenant
 	dataset    string
 	version    int64
 	ttl        time.Duration
@@ -187,7 +208,7 @@ type chunkResult struct {
 }
 
 // NewBatch starts a batch of tenant t's dataset, read from data at version, stored with ttl.
-func (w *Writer) NewBatch(t Tenant, dataset string, version int64, ttl time.Duration) *Batch {
+func (w *Writer) NewBatch(t cache.Tenant, dataset string, version int64, ttl time.Duration) *Batch {
 	return &Batch{
 		w:          w,
 		tenant:     t,
@@ -211,7 +232,7 @@ func (b *Batch) Add(ctx context.Context, key string, raw []byte) error {
 	c := b.cur
 	start := len(c.buf)
 	var err error
-	c.buf, err = b.w.format.Encode(c.buf, raw, b.w.now().Add(b.ttl))
+	c.buf, err = Encode(b.w.format, c.buf, raw, b.w.now().Add(b.ttl))
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", key, err)
 	}
@@ -315,8 +336,16 @@ func (b *Batch) write(ctx context.Context, c *chunk) (int, int64, error) {
 		cmds = append(cmds, datasetCASScript.EvalSha(ctx, pipe, keys, args...))
 	}
 	card := b.index(ctx, pipe, c)
+	if b.w.single != nil {
+		b.w.announce(ctx, pipe, c.keys)
+	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return 0, 0, err
+	}
+	if b.w.single == nil {
+		if err := b.w.announce(ctx, b.w.rdb, c.keys).Err(); err != nil {
+			return 0, 0, err
+		}
 	}
 	written := 0
 	for _, cmd := range cmds {
@@ -363,6 +392,7 @@ func (b *Batch) writeWatched(ctx context.Context, c *chunk) (int, int64, error) 
 			}
 			p.Set(ctx, b.versionKey, b.version, b.ttl)
 			card = b.index(ctx, p, c)
+			b.w.announce(ctx, p, c.keys)
 			return nil
 		})
 		if errors.Is(err, redis.TxFailedErr) {
@@ -388,6 +418,25 @@ func (b *Batch) index(ctx context.Context, p redis.Pipeliner, c *chunk) *redis.I
 	return p.SCard(ctx, b.indexKey)
 }
 
+// announce publishes the invalidation of keys through p (a pipeline, or the client itself) on
+// the Writer's channel, in messages of at most maxAnnounced keys.
+func (w *Writer) announce(ctx context.Context, p redis.Cmdable, keys []string) *redis.IntCmd {
+	var cmd *redis.IntCmd
+	for i := 0; i < len(keys); i += maxAnnounced {
+		cmd = p.Publish(ctx, w.channel, cache.InvalidationPayload(keys[i:min(i+maxAnnounced, len(keys))]...))
+		if cmd.Err() != nil {
+			return cmd
+		}
+	}
+	if cmd == nil {
+		cmd = redis.NewIntCmd(ctx)
+	}
+	return cmd
+}
+
+// maxAnnounced bounds the keys of one invalidation message (about 50 KiB of SPEC keys).
+const maxAnnounced = 1024
+
 func (b *Batch) loadScripts(ctx context.Context) error {
 	load := func(ctx context.Context, c redis.Scripter) error {
 		if err := keyCASScript.Load(ctx, c).Err(); err != nil {
@@ -408,15 +457,15 @@ func isNoScript(err error) bool {
 
 // DatasetVersionKey names the key holding the data version of tenant t's dataset, for the
 // stale-overwrite guard where one version guards a whole dataset (see [Writer]).
-func DatasetVersionKey(t Tenant, dataset string) string {
-	return "cachewarm:ver:{" + t.id + "}:" + dataset
+func DatasetVersionKey(t cache.Tenant, dataset string) string {
+	return "cachewarm:ver:{" + t.String() + "}:" + dataset
 }
 
 // IndexKey names the Redis set that records every key written for tenant t's dataset, so
 // invalidation deletes exactly those keys, in time proportional to their number. The tenant is
 // the set's hash tag, so on Redis Cluster all of a tenant's index sets share a slot.
-func IndexKey(t Tenant, dataset string) string {
-	return "cachewarm:index:{" + t.id + "}:" + dataset
+func IndexKey(t cache.Tenant, dataset string) string {
+	return "cachewarm:index:{" + t.String() + "}:" + dataset
 }
 
 // Invalidate deletes every key recorded for tenant t's datasets (see [IndexKey]) and the
@@ -424,8 +473,8 @@ func IndexKey(t Tenant, dataset string) string {
 // expire with their data), so a warm of older data still in flight cannot write behind it. It
 // costs time in proportion to the tenant's keys, never the keyspace: no KEYS, no SCAN of the
 // database, no FLUSHDB. Other tenants' keys are never touched: the index sets name keys
-// exactly.
-func (w *Writer) Invalidate(ctx context.Context, t Tenant, datasets []string) (int, error) {
+// exactly. The deleted keys are announced to the L1 tiers, one message per page of the index.
+func (w *Writer) Invalidate(ctx context.Context, t cache.Tenant, datasets []string) (int, error) {
 	deleted := 0
 	for _, d := range datasets {
 		idx := IndexKey(t, d)
@@ -441,8 +490,16 @@ func (w *Writer) Invalidate(ctx context.Context, t Tenant, datasets []string) (i
 				for i, k := range members {
 					dels[i] = pipe.Del(ctx, k)
 				}
+				if w.single != nil {
+					w.announce(ctx, pipe, members)
+				}
 				if _, err := pipe.Exec(ctx); err != nil {
 					return deleted, fmt.Errorf("invalidate %s/%s: %w", t, d, err)
+				}
+				if w.single == nil {
+					if err := w.announce(ctx, w.rdb, members).Err(); err != nil {
+						return deleted, fmt.Errorf("invalidate %s/%s: announce: %w", t, d, err)
+					}
 				}
 				for _, c := range dels {
 					deleted += int(c.Val())
@@ -457,4 +514,29 @@ func (w *Writer) Invalidate(ctx context.Context, t Tenant, datasets []string) (i
 		}
 	}
 	return deleted, nil
+}
+
+// VersionKey returns the companion key that holds the data version of key for the
+// stale-overwrite guard where each key has its own (a cluster with plain keys, see [Writer]).
+// It always hashes to the same Redis Cluster slot as key: a plain key is wrapped whole in a
+// hash tag ({key}:ver); a key that already carries a hash tag keeps it (cachewarm:ver:key).
+func VersionKey(key string) string { return hashtag.Companion(key, "ver") }
+
+// Encode appends to dst the stored form of raw (a compact JSON text as JSON.stringify writes
+// it) in format f, as package cache stores it: raw itself for cache.FormatJSON, its keyv
+// envelope expiring at expires for cache.FormatKeyv.
+func Encode(f cache.Format, dst, raw []byte, expires time.Time) ([]byte, error) {
+	if f != cache.FormatKeyv {
+		return append(dst, raw...), nil
+	}
+	return keyv.Encode(dst, raw, expires)
+}
+
+// Decode returns the JSON text of the value inside stored, a value in format f, undoing
+// Encode. An expired keyv envelope gives an error wrapping keyv.ErrExpired.
+func Decode(f cache.Format, stored []byte) ([]byte, error) {
+	if f != cache.FormatKeyv {
+		return stored, nil
+	}
+	return keyv.Decode(stored)
 }
