@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/demodata"
+	"github.com/cachewarm/cachewarm/internal/jsjson"
 	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -81,7 +81,7 @@ func verifyDataset(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalC
 			bad = append(bad, k+": "+err.Error())
 			continue
 		}
-		if !sameJSON(got, wantVals[i]) {
+		if !jsjson.Equal(got, wantVals[i]) {
 			bad = append(bad, k+": value differs from the query's")
 			continue
 		}
@@ -90,17 +90,6 @@ func verifyDataset(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalC
 		}
 	}
 	return len(wantKeys), bad, nil
-}
-
-func sameJSON(a, b []byte) bool {
-	if bytes.Equal(a, b) {
-		return true
-	}
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 func containsJSONString(doc []byte, s string) bool {
