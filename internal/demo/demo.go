@@ -76,28 +76,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	keys := cache.Keys{HashTag: cfg.HashTags}
 
-	step(out, 1, "seed the demo ERP (COPY)")
-	res, err := demodata.Seed(ctx, pool, demodata.Options{Tenants: o.Tenants, Seed: o.Seed, Progress: progressFunc(o, "seeding", o.Tenants)})
-	if err != nil {
+	if err := prepare(ctx, o, pool, rediswrite.New(rdb, cfg.ValueFormat, keys), cat); err != nil {
 		return err
-	}
-	fmt.Fprintf(out, "   %d tenants, %d rows in %s\n", res.Tenants, res.TotalRows(), res.Duration.Round(time.Millisecond))
-
-	step(out, 2, "migrate: River's tables, cachewarm's tables and change triggers, in schema cachewarm")
-	mres, err := migrations.Migrate(ctx, pool, cat, o.Logger)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "   change triggers on %d tables\n", len(mres.Triggered))
-	if _, err := pool.Exec(ctx, `DELETE FROM cachewarm.workflow_runs; DELETE FROM cachewarm.river_job`); err != nil {
-		return fmt.Errorf("demo: clear earlier runs: %w", err)
-	}
-	writer := rediswrite.New(rdb, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags})
-	for k := 1; k <= o.Tenants; k++ {
-		if _, err := writer.Invalidate(ctx, cache.MustTenant(demodata.TenantID(k)), cat.Names()); err != nil {
-			return fmt.Errorf("demo: clear earlier keys: %w", err)
-		}
 	}
 
 	step(out, 3, "start a worker in this process (River client, queues, HTTP)")
@@ -119,26 +101,13 @@ func Run(ctx context.Context, o Options) error {
 	fmt.Fprintf(out, "   health http://%s/health, metrics /metrics, River UI /riverui/\n", ln.Addr())
 
 	step(out, 4, fmt.Sprintf("warm every tenant: %d workflows x 3 phases, each phase a River job", o.Tenants))
-	warmStart := time.Now()
-	runs, err := w.Workflows().Start(ctx, w.Client(), workflows.Request{All: true, Phases: catalog.Phases, Trigger: workflows.TriggerDemo})
-	if err != nil {
-		return err
-	}
-	ids := make([]int64, len(runs))
-	for i, r := range runs {
-		ids[i] = r.ID
-	}
-	if err := o.Wait(ctx, w.Workflows(), ids); err != nil {
-		return err
-	}
-	warmTime := time.Since(warmStart)
-	phases, err := phaseSummary(ctx, pool, ids)
+	warmed, err := warmAll(ctx, o, w, pool)
 	if err != nil {
 		return err
 	}
 
 	step(out, 5, "change a row: the trigger re-warms just that tenant x dataset")
-	change, err := showChange(ctx, pool, rdb, cache.Keys{HashTag: cfg.HashTags}, cfg.ValueFormat)
+	change, err := showChange(ctx, pool, rdb, keys, cfg.ValueFormat)
 	if err != nil {
 		return err
 	}
@@ -151,39 +120,103 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	step(out, 7, "verify every key of every tenant against its query")
-	v, err := verify(ctx, pool, rdb, cat, cache.Keys{HashTag: cfg.HashTags}, cfg.ValueFormat, o.Tenants, progressFunc(o, "verifying", o.Tenants))
+	v, err := verify(ctx, pool, rdb, cat, keys, cfg.ValueFormat, o.Tenants, progressFunc(o, "verifying", o.Tenants))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "   %d keys verified: value equals the query's, TTL set\n", v.Keys)
 
-	fmt.Fprintf(out, "\nSummary: %d tenants warmed in %s (%d workflows, %s in all)\n\n", o.Tenants, warmTime.Round(time.Millisecond), len(ids), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "\nSummary: %d tenants warmed in %s (%d workflows, %s in all)\n\n", o.Tenants, warmed.wall.Round(time.Millisecond), warmed.workflows, time.Since(start).Round(time.Millisecond))
+	if err := printPhases(out, warmed); err != nil {
+		return err
+	}
+	if err := printTimings(out, timings); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nchange -> fresh in Redis: %s; %s\n", change.latency.Round(time.Microsecond), w.StatsLine(ctx))
+	return nil
+}
+
+// prepare seeds the demo ERP, migrates, and clears the jobs, workflows and keys of earlier
+// runs (steps 1 and 2).
+func prepare(ctx context.Context, o Options, pool *pgxpool.Pool, writer *rediswrite.Writer, cat *catalog.Catalog) error {
+	step(o.Out, 1, "seed the demo ERP (COPY)")
+	res, err := demodata.Seed(ctx, pool, demodata.Options{Tenants: o.Tenants, Seed: o.Seed, Progress: progressFunc(o, "seeding", o.Tenants)})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "   %d tenants, %d rows in %s\n", res.Tenants, res.TotalRows(), res.Duration.Round(time.Millisecond))
+
+	step(o.Out, 2, "migrate: River's tables, cachewarm's tables and change triggers, in schema cachewarm")
+	mres, err := migrations.Migrate(ctx, pool, cat, o.Logger)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "   change triggers on %d tables\n", len(mres.Triggered))
+	if _, err := pool.Exec(ctx, `DELETE FROM cachewarm.workflow_runs; DELETE FROM cachewarm.river_job`); err != nil {
+		return fmt.Errorf("demo: clear earlier runs: %w", err)
+	}
+	for k := 1; k <= o.Tenants; k++ {
+		if _, err := writer.Invalidate(ctx, cache.MustTenant(demodata.TenantID(k)), cat.Names()); err != nil {
+			return fmt.Errorf("demo: clear earlier keys: %w", err)
+		}
+	}
+	return nil
+}
+
+// warmResult is what the full warm of step 4 did.
+type warmResult struct {
+	wall      time.Duration
+	workflows int
+	phases    []phaseRow
+}
+
+// warmAll starts a workflow for every tenant, waits for them with o.Wait and sums their
+// phases.
+func warmAll(ctx context.Context, o Options, w *worker.Worker, pool *pgxpool.Pool) (warmResult, error) {
+	start := time.Now()
+	runs, err := w.Workflows().Start(ctx, w.Client(), workflows.Request{All: true, Phases: catalog.Phases, Trigger: workflows.TriggerDemo})
+	if err != nil {
+		return warmResult{}, err
+	}
+	ids := make([]int64, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+	}
+	if err := o.Wait(ctx, w.Workflows(), ids); err != nil {
+		return warmResult{}, err
+	}
+	res := warmResult{wall: time.Since(start), workflows: len(ids)}
+	res.phases, err = phaseSummary(ctx, pool, ids)
+	return res, err
+}
+
+// printPhases prints the table of the warm's phases.
+func printPhases(out io.Writer, warmed warmResult) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tkeys\tbytes\twall time\tjob time (sum)\tretries\t")
 	var total phaseRow
-	for _, p := range phases {
+	for _, p := range warmed.phases {
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t\n", p.Phase, p.Keys, human(p.Bytes), p.Wall.Round(time.Millisecond), p.Busy.Round(time.Millisecond), p.Retries)
 		total.Keys += p.Keys
 		total.Bytes += p.Bytes
 		total.Retries += p.Retries
 		total.Busy += p.Busy
 	}
-	fmt.Fprintf(tw, "total\t%d\t%s\t%s\t%s\t%d\t\n", total.Keys, human(total.Bytes), warmTime.Round(time.Millisecond), total.Busy.Round(time.Millisecond), total.Retries)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
+	fmt.Fprintf(tw, "total\t%d\t%s\t%s\t%s\t%d\t\n", total.Keys, human(total.Bytes), warmed.wall.Round(time.Millisecond), total.Busy.Round(time.Millisecond), total.Retries)
+	return tw.Flush()
+}
+
+// printTimings prints the table of cache misses against hits.
+func printTimings(out io.Writer, timings []timing) error {
 	fmt.Fprintf(out, "\nCache miss vs cache hit (median of %d reads, tenant t001):\n\n", timingRounds)
-	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "dataset\tbytes\tmiss: query\thit: GET\tspeed-up\thit: GET + parse\t")
 	for _, t := range timings {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fx\t%s\t\n", t.Dataset, human(int64(t.Bytes)), t.Miss.Round(time.Microsecond),
 			t.Hit.Round(time.Microsecond), float64(t.Miss)/float64(max(t.Hit, 1)), t.Read.Round(time.Microsecond))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "\nchange -> fresh in Redis: %s; %s\n", change.latency.Round(time.Microsecond), w.StatsLine(ctx))
-	return nil
+	return tw.Flush()
 }
 
 func step(out io.Writer, n int, msg string) { fmt.Fprintf(out, "%d. %s\n", n, msg) }
