@@ -112,23 +112,11 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer pool.Close()
-	// One run per database at a time: a run clears the job and workflow tables, which would
-	// leave another run waiting forever and its worker taking this run's jobs.
-	lock, err := pool.Acquire(ctx)
+	unlock, err := lockDatabase(ctx, pool, o.Database)
 	if err != nil {
 		return err
 	}
-	defer lock.Release()
-	var locked bool
-	if err := lock.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('cachewarm-bench'))`).Scan(&locked); err != nil {
-		return err
-	}
-	if !locked {
-		return fmt.Errorf("another cachewarm-bench is running on database %s", o.Database)
-	}
-	defer func() {
-		_, _ = lock.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('cachewarm-bench'))`)
-	}()
+	defer unlock()
 	rdb, err := newRedis(o.redisURL)
 	if err != nil {
 		return err
@@ -138,24 +126,57 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	out := o.Out
+	if err := prepare(ctx, o, pool, rdb, cat); err != nil {
+		return err
+	}
+	r, err := measure(ctx, o, pool, rdb, cat)
+	if err != nil {
+		return err
+	}
+	return r.print(o)
+}
 
+// lockDatabase makes this the only run on the database: a run clears the job and workflow
+// tables, which would leave another run waiting forever and its worker taking this run's
+// jobs. The returned func unlocks.
+func lockDatabase(ctx context.Context, pool *pgxpool.Pool, name string) (unlock func(), err error) {
+	lock, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var locked bool
+	if err := lock.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtext('cachewarm-bench'))`).Scan(&locked); err != nil {
+		lock.Release()
+		return nil, err
+	}
+	if !locked {
+		lock.Release()
+		return nil, fmt.Errorf("another cachewarm-bench is running on database %s", name)
+	}
+	return func() {
+		_, _ = lock.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtext('cachewarm-bench'))`)
+		lock.Release()
+	}, nil
+}
+
+// prepare seeds the tenants (unless the database has them), migrates, and starts the warm
+// from a clean slate: no jobs or workflows, an empty Redis DB, a checkpoint behind it.
+func prepare(ctx context.Context, o Options, pool *pgxpool.Pool, rdb *redis.Client, cat *catalog.Catalog) error {
 	var have int
 	_ = pool.QueryRow(ctx, `SELECT count(*) FROM tenants`).Scan(&have)
 	if have != o.Tenants {
-		fmt.Fprintf(out, "seeding %d tenants into %s ...\n", o.Tenants, o.Database)
+		fmt.Fprintf(o.Out, "seeding %d tenants into %s ...\n", o.Tenants, o.Database)
 		res, err := demodata.Seed(ctx, pool, demodata.Options{Tenants: o.Tenants, Seed: o.Seed})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "seeded %d rows in %s\n", res.TotalRows(), res.Duration.Round(time.Millisecond))
+		fmt.Fprintf(o.Out, "seeded %d rows in %s\n", res.TotalRows(), res.Duration.Round(time.Millisecond))
 	}
 	if _, err := migrations.MigrateCapture(ctx, pool, cat, o.capture, o.Logger); err != nil {
 		return err
 	}
 	// VACUUM dirties pages across the whole database; without the CHECKPOINT, writing them
-	// out (and the full-page images that follow a checkpoint) lands in the measured warm:
-	// 4-5 s of a 45 s warm on this machine.
+	// out (and the full-page images that follow a checkpoint) lands in the measured warm.
 	if _, err := pool.Exec(ctx, `VACUUM ANALYZE`); err != nil {
 		return fmt.Errorf("vacuum: %w", err)
 	}
@@ -172,57 +193,71 @@ func Run(ctx context.Context, o Options) error {
 	if err := flushAndWait(ctx, rdb); err != nil {
 		return fmt.Errorf("empty the benchmark's redis db %d: %w", o.RedisDB, err)
 	}
+	return nil
+}
 
+// report is what measure found.
+type report struct {
+	warm        warmResult
+	cpu         cpuSample
+	peakRSS     int64
+	datasetWork float64 // seconds of dataset work the workers reported
+	idle, busy  changeLatencies
+	busyWarm    time.Duration
+	raw, naive  refResult
+}
+
+// measure runs the full warm in worker processes, then the change-to-fresh measurements and
+// the references, as o asks.
+func measure(ctx context.Context, o Options, pool *pgxpool.Pool, rdb *redis.Client, cat *catalog.Catalog) (report, error) {
+	var r report
 	procs, err := startWorkers(ctx, o)
 	if err != nil {
-		return err
+		return r, err
 	}
 	defer stopWorkers(procs)
 
-	fmt.Fprintf(out, "warming %d tenants with %d worker process(es) ...\n", o.Tenants, o.Workers)
+	fmt.Fprintf(o.Out, "warming %d tenants with %d worker process(es) ...\n", o.Tenants, o.Workers)
 	cpu0 := sampleCPU(ctx, rdb, procs)
-	wr, err := fullWarm(ctx, pool, o.Logger)
-	if err != nil {
-		return err
+	if r.warm, err = fullWarm(ctx, pool, o.Logger); err != nil {
+		return r, err
 	}
-	cpu := sampleCPU(ctx, rdb, procs).sub(cpu0)
-	var peakRSS int64
+	r.cpu = sampleCPU(ctx, rdb, procs).sub(cpu0)
 	for _, p := range procs {
-		peakRSS = max(peakRSS, p.peakRSS())
-	}
-	datasetWork := 0.0
-	for _, p := range procs {
-		datasetWork += p.metricSum("cachewarm_dataset_duration_seconds_sum")
+		r.peakRSS = max(r.peakRSS, p.peakRSS())
+		r.datasetWork += p.metricSum("cachewarm_dataset_duration_seconds_sum")
 	}
 
-	var idle, busy changeLatencies
-	var busyWarm time.Duration
 	if o.Changes > 0 { // zero skips both change-to-fresh measurements (and the second warm)
-		fmt.Fprintf(out, "change-to-fresh over %d single-row updates ...\n", o.Changes)
+		fmt.Fprintf(o.Out, "change-to-fresh over %d single-row updates ...\n", o.Changes)
 		// An application's Cache with L1 on: it sees a change only through the worker's
 		// invalidation message (its L1 TTL is longer than the run).
 		app := cache.New(rdb, cache.WithL1(cache.L1Options{TTL: time.Hour}))
 		defer app.Close()
-		if idle, err = changeToFresh(ctx, pool, rdb, app, o.Tenants, o.Changes); err != nil {
-			return err
+		if r.idle, err = changeToFresh(ctx, pool, rdb, app, o.Tenants, o.Changes); err != nil {
+			return r, err
 		}
-		if busy, busyWarm, err = changeToFreshDuringWarm(ctx, pool, rdb, app, o, max(o.Changes/4, 20)); err != nil {
-			return err
+		if r.busy, r.busyWarm, err = changeToFreshDuringWarm(ctx, pool, rdb, app, o, max(o.Changes/4, 20)); err != nil {
+			return r, err
 		}
 	}
 
-	var raw, naive refResult
 	if !o.SkipRaw {
-		fmt.Fprintln(out, "raw bound: the same keys, values and TTLs with go-redis pipelines ...")
-		if raw, err = rawBound(ctx, rdb, o.rawRedisURL); err != nil {
-			return err
+		fmt.Fprintln(o.Out, "raw bound: the same keys, values and TTLs with go-redis pipelines ...")
+		if r.raw, err = rawBound(ctx, rdb, o.rawRedisURL); err != nil {
+			return r, err
 		}
-		fmt.Fprintf(out, "naive warmer on %d tenants ...\n", min(o.NaiveTenants, o.Tenants))
-		if naive, err = naiveWarm(ctx, pool, o.rawRedisURL, cat, min(o.NaiveTenants, o.Tenants)); err != nil {
-			return err
+		fmt.Fprintf(o.Out, "naive warmer on %d tenants ...\n", min(o.NaiveTenants, o.Tenants))
+		if r.naive, err = naiveWarm(ctx, pool, o.rawRedisURL, cat, min(o.NaiveTenants, o.Tenants)); err != nil {
+			return r, err
 		}
 	}
+	return r, nil
+}
 
+// print writes the report's tables to o.Out.
+func (r report) print(o Options) error {
+	out, wr, cpu := o.Out, r.warm, r.cpu
 	fmt.Fprintf(out, "\ncachewarm-bench: %d tenants, %d worker process(es) x %s jobs, %s\n\n", o.Tenants, o.Workers, workerSlots(o), time.Now().UTC().Format(time.DateTime))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tkeys\tbytes\twall\tkeys/s\t")
@@ -233,24 +268,26 @@ func Run(ctx context.Context, o Options) error {
 	_ = tw.Flush()
 	fmt.Fprintln(out)
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "worker peak RSS\t%.0f MB (max over processes)\n", float64(peakRSS)/(1<<20))
+	fmt.Fprintf(tw, "worker peak RSS\t%.0f MB (max over processes)\n", float64(r.peakRSS)/(1<<20))
 	fmt.Fprintf(tw, "job overhead\t%d phase jobs ran %.1f s in all, %.1f s of it dataset work: %.2f ms per job in River and bookkeeping (queue wait excluded)\n",
-		wr.Jobs, wr.InJobs.Seconds(), datasetWork, (wr.InJobs.Seconds()-datasetWork)/float64(max(wr.Jobs, 1))*1000)
+		wr.Jobs, wr.InJobs.Seconds(), r.datasetWork, (wr.InJobs.Seconds()-r.datasetWork)/float64(max(wr.Jobs, 1))*1000)
 	fmt.Fprintf(tw, "CPU during the warm\tpostgres %.1f s, redis %.1f s, workers %.1f s (%.0f%% of %d cores x wall)\n",
 		cpu.Postgres.Seconds(), cpu.Redis.Seconds(), cpu.Workers.Seconds(),
 		100*(cpu.Postgres+cpu.Redis+cpu.Workers).Seconds()/(wr.Wall.Seconds()*float64(runtime.NumCPU())), runtime.NumCPU())
 	fmt.Fprintf(tw, "CPU stolen by the hypervisor\t%.0f%% of the machine's CPU time during the warm (other guests on the host; times vary with it)\n",
 		100*cpu.stealShare())
 	if o.Changes > 0 {
+		idle, busy := r.idle, r.busy
 		fmt.Fprintf(tw, "change capture\t%s (CACHEWARM_CHANGE_CAPTURE)\n", o.capture)
 		fmt.Fprintf(tw, "change-to-fresh, idle\tp50 %s  p95 %s  p99 %s  (n=%d)\n", ms(idle.redis.p(50)), ms(idle.redis.p(95)), ms(idle.redis.p(99)), len(idle.redis))
 		fmt.Fprintf(tw, "change-to-fresh, idle, L1 reader sees it\tp50 %s  p95 %s  p99 %s  (n=%d; cache.Wrap with L1 on, target p95 < 50 ms; after Redis: p50 %s, p95 %s)\n",
 			ms(idle.l1.p(50)), ms(idle.l1.p(95)), ms(idle.l1.p(99)), len(idle.l1), ms(idle.lag.p(50)), ms(idle.lag.p(95)))
-		fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.redis.p(50)), ms(busy.redis.p(95)), ms(busy.redis.p(99)), len(busy.redis), busyWarm.Round(time.Millisecond))
+		fmt.Fprintf(tw, "change-to-fresh, during a full warm\tp50 %s  p95 %s  p99 %s  (n=%d, warm took %s)\n", ms(busy.redis.p(50)), ms(busy.redis.p(95)), ms(busy.redis.p(99)), len(busy.redis), r.busyWarm.Round(time.Millisecond))
 		fmt.Fprintf(tw, "change-to-fresh, during a full warm, L1 reader sees it\tp50 %s  p95 %s  p99 %s  (n=%d; after Redis: p50 %s, p95 %s)\n",
 			ms(busy.l1.p(50)), ms(busy.l1.p(95)), ms(busy.l1.p(99)), len(busy.l1), ms(busy.lag.p(50)), ms(busy.lag.p(95)))
 	}
 	if !o.SkipRaw {
+		raw, naive := r.raw, r.naive
 		fmt.Fprintf(tw, "raw bound\t%d keys, %s in %s (%.0f keys/s, redis CPU %.1f s): warm / raw = %.2fx\n", raw.Keys, human(raw.Bytes), raw.Time.Round(time.Millisecond), raw.rate(), raw.RedisCPU.Seconds(), wr.Wall.Seconds()/raw.Time.Seconds())
 		naiveAll := time.Duration(float64(wr.Keys) / naive.rate() * float64(time.Second))
 		fmt.Fprintf(tw, "naive warmer\t%d keys in %s (%.0f keys/s), so %s for all keys: naive / warm = %.1fx\n", naive.Keys, naive.Time.Round(time.Millisecond), naive.rate(), naiveAll.Round(time.Second), naiveAll.Seconds()/wr.Wall.Seconds())
