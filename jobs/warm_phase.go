@@ -140,7 +140,7 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 // markRunningAfter is how long a workflow's first phase runs before the workflow is recorded
 // as running. Most first phases finish sooner, and their completion records the workflow as
 // running (or finished) in its own transaction: a statement and a commit per workflow saved
-// (0.14 ms of the 1.9 ms of statement time a critical job took, pg_stat_statements showed).
+// (measured in docs/benchmarks.md, "History of the changes").
 const markRunningAfter = 200 * time.Millisecond
 
 // markRunningLater records workflow id as running once its first phase has run for
@@ -183,15 +183,15 @@ func (w *WarmPhaseWorker) complete(ctx context.Context, job *river.Job[WarmPhase
 
 // completeBegin begins a job's completion transaction with generic plans in the same round
 // trip. Otherwise PostgreSQL plans River's completion statement (JobSetStateIfRunningMany, a
-// large CTE over arrays) afresh for every job: 0.54 ms of planning per job, about as much as
-// the statement's execution, as pg_stat_statements showed over a 1,000-tenant warm.
+// large CTE over arrays) afresh for every job, which cost about as much as the statement's
+// execution.
 //
 // A generic plan is made once per connection and kept, so it must not depend on the job
 // table's size when it was made: on a table that was nearly empty then (a new install, or the
 // first warm after the jobs were cleared) the planner prefers sequential scans of river_job,
-// and every later completion scans the whole, growing table (1.3 ms a job by the end of a
-// 1,000-tenant warm, auto_explain showed). Every statement of the transaction looks rows up by
-// key, so sequential scans are ruled out for it.
+// and every later completion scans the whole, growing table. Every statement of the
+// transaction looks rows up by key, so sequential scans are ruled out for it. Both measured in
+// docs/benchmarks.md, "History of the changes".
 const completeBegin = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off"
 
 func phaseError(a WarmPhaseArgs, failed []warm.Result) error {

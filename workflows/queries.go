@@ -36,8 +36,8 @@ ORDER BY r.tenant_id`
 	// markRunningSQL finds the row by its key only. A plain "state = 'queued'" would qualify
 	// the partial index workflow_runs_one_active (active workflows), which the planner
 	// prefers whenever its statistics count few active workflows, as they do before a warm
-	// of every tenant: each call then scanned all of them (auto_explain showed the plan;
-	// 0.3-0.4 ms a call in a 1,000-tenant warm, pg_stat_statements).
+	// of every tenant: each call then scanned all of them (docs/benchmarks.md, "History of
+	// the changes").
 	markRunningSQL = `
 UPDATE cachewarm.workflow_runs SET state = 'running', started_at = coalesce(started_at, $2)
 WHERE id = $1 AND coalesce(state, '') = 'queued'`

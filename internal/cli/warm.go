@@ -115,8 +115,8 @@ func (s waitSummary) String() string {
 }
 
 // waitForWorkflows polls the workflow tables until every workflow in ids has finished,
-// reporting progress. It polls twice a second: a poll over 1,000 workflows costs PostgreSQL
-// 4-11 ms, CPU taken from the warm it watches.
+// reporting progress. It polls twice a second: each poll reads every workflow of ids, CPU
+// taken from the warm it watches.
 func waitForWorkflows(ctx context.Context, svc *workflows.Service, ids []int64, p *progress) (waitSummary, error) {
 	start := time.Now()
 	tick := time.NewTicker(500 * time.Millisecond)
