@@ -47,7 +47,7 @@ func TestChangesSurviveKilledWorkers(t *testing.T) {
 			for i := range 100 {
 				write(i)
 			}
-			w1.kill()
+			w1.Kill()
 			for i := 100; i < 200; i++ { // no worker at all
 				write(i)
 			}

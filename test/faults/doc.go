@@ -18,5 +18,5 @@
 //
 // Environment knobs: CACHEWARM_FAULTS_REDIS_OUTAGE (default 20s) and
 // CACHEWARM_FAULTS_LOAD_DURATION (default 12s; the minute with 1m) lengthen the
-// faults; CACHEWARM_FAULTS_LOGS=1 prints every child process's output, not only on failure.
+// faults; CACHEWARM_TEST_LOGS=1 prints every child process's output, not only on failure.
 package faults

@@ -44,7 +44,7 @@ func TestFlushedRedisIsRestored(t *testing.T) {
 	// restore the keys, while every tenant has a medium workflow queued for later: what a
 	// refresh of another phase leaves behind (its workflows are spread over up to a minute),
 	// and what schedules such as @every 6h and @every 3h make happen at every common tick.
-	w.stop(t)
+	w.Stop(t)
 	run(t, wenv, "warm", "--all", "--phase", "medium")
 	_, err = env.Pool.Exec(ctx, `UPDATE cachewarm.river_job SET state = 'scheduled', scheduled_at = now() + interval '1 hour' WHERE state = 'available'`)
 	require.NoError(t, err)
@@ -74,7 +74,7 @@ func TestFlushedRedisIsRestored(t *testing.T) {
 		time.Since(flushed).Round(100*time.Millisecond), refreshed)
 	require.NotZero(t, refreshed)
 	// Drain without the schedule, which would keep starting workflows every 2 s.
-	rw.stop(t)
+	rw.Stop(t)
 	_, err = env.Pool.Exec(ctx, `UPDATE cachewarm.river_job SET state = 'available', scheduled_at = now() WHERE state = 'scheduled' AND kind = 'cachewarm.warm_phase'`)
 	require.NoError(t, err)
 	startWorker(t, "worker-3", wenv)

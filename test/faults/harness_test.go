@@ -11,14 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -38,131 +35,24 @@ const (
 	loadTenants = 56 // 3 shared by 200 requests + 50 with one request each, and spare
 )
 
-// proc is a cachewarm child process (a worker or a one-shot command) with its output kept.
-type proc struct {
-	t      testing.TB
-	name   string
-	cmd    *exec.Cmd
-	out    *testenv.SyncBuffer
-	exited chan struct{}
-	err    error // the Wait result, once exited is closed
-	// exitedAt is when Wait returned.
-	exitedAt time.Time
-}
-
-// start runs binary with args and exactly env (nothing inherited but PATH). Its output is
-// printed to the test log if the test fails (or CACHEWARM_FAULTS_LOGS is set); it is killed at
-// cleanup if still running.
-func start(t testing.TB, name string, env map[string]string, args ...string) *proc {
+// start runs the cachewarm binary with args and exactly env (testenv.StartProc).
+func start(t testing.TB, name string, env map[string]string, args ...string) *testenv.Proc {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		cmd.Env = append(cmd.Env, k+"="+env[k])
-	}
-	p := &proc{t: t, name: name, cmd: cmd, out: &testenv.SyncBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	require.NoError(t, cmd.Start(), "start %s", name)
-	go func() {
-		p.err = cmd.Wait()
-		p.exitedAt = time.Now()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		if !p.done() {
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
-		if t.Failed() || os.Getenv("CACHEWARM_FAULTS_LOGS") != "" {
-			t.Logf("---- output of %s (%s) ----\n%s", name, strings.Join(args, " "), tail(p.out.String(), 150))
-		}
-	})
-	return p
-}
-
-func tail(s string, lines int) string {
-	parts := strings.Split(s, "\n")
-	if len(parts) > lines {
-		parts = append([]string{fmt.Sprintf("... (%d lines before)", len(parts)-lines)}, parts[len(parts)-lines:]...)
-	}
-	return strings.Join(parts, "\n")
-}
-
-func (p *proc) done() bool {
-	select {
-	case <-p.exited:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits for the process to exit and returns its output and exit error.
-func (p *proc) wait(timeout time.Duration) (string, error) {
-	p.t.Helper()
-	select {
-	case <-p.exited:
-		return p.out.String(), p.err
-	case <-time.After(timeout):
-		p.t.Fatalf("%s did not exit within %s", p.name, timeout)
-		return "", nil
-	}
+	return testenv.StartProc(t, name, binary, env, args...)
 }
 
 // run runs a one-shot cachewarm command and returns its output; it fails the test if the
 // command fails.
 func run(t testing.TB, env map[string]string, args ...string) string {
 	t.Helper()
-	out, err := start(t, "cachewarm "+args[0], env, args...).wait(3 * time.Minute)
-	require.NoError(t, err, "cachewarm %s:\n%s", strings.Join(args, " "), out)
-	return out
+	return testenv.RunProc(t, binary, env, 3*time.Minute, args...)
 }
-
-// worker is a `cachewarm worker` child process serving HTTP.
-type worker struct {
-	*proc
-	base string // http://127.0.0.1:port
-}
-
-var listeningRE = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
 
 // startWorker starts `cachewarm worker` with env and waits until it serves HTTP.
-func startWorker(t testing.TB, name string, env map[string]string) *worker {
+func startWorker(t testing.TB, name string, env map[string]string) *testenv.WorkerProc {
 	t.Helper()
-	p := start(t, name, env, "worker")
 	t.Cleanup(httpClient.CloseIdleConnections) // no keep-alive goroutine outlives the test
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if m := listeningRE.FindStringSubmatch(p.out.String()); m != nil {
-			w := &worker{proc: p, base: "http://" + m[1]}
-			waitFor(t, 10*time.Second, name+" started", func() (bool, error) {
-				return strings.Contains(p.out.String(), `msg="worker started"`), nil
-			})
-			return w
-		}
-		if p.done() {
-			t.Fatalf("%s exited before serving HTTP: %v\n%s", name, p.err, p.out.String())
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not serve HTTP within 30s:\n%s", name, p.out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (w *worker) stop(t testing.TB) {
-	t.Helper()
-	require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
-	out, err := w.wait(time.Minute)
-	require.NoError(t, err, "%s exits cleanly on SIGTERM:\n%s", w.name, tail(out, 30))
-}
-
-// kill sends SIGKILL and waits for the process to die.
-func (p *proc) kill() {
-	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGKILL))
-	<-p.exited
+	return testenv.StartWorkerProcs(t, name, binary, env)[0]
 }
 
 // healthResponse is GET /health's status code and body.
@@ -182,10 +72,11 @@ type healthResponse struct {
 	Raw string
 }
 
-func (w *worker) health(t testing.TB) (healthResponse, error) {
+// health reads w's GET /health.
+func health(t testing.TB, w *testenv.WorkerProc) (healthResponse, error) {
 	t.Helper()
 	var h healthResponse
-	resp, err := httpClient.Get(w.base + "/health")
+	resp, err := httpClient.Get(w.Base + "/health")
 	if err != nil {
 		return h, err
 	}
@@ -220,22 +111,10 @@ func workerEnv(env *fixture.Env, overrides map[string]string) map[string]string 
 	return m
 }
 
-// waitFor polls cond every 50 ms until it is true, failing the test after timeout.
+// waitFor is testenv.WaitFor.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) time.Duration {
 	t.Helper()
-	start := time.Now()
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return time.Since(start)
-		}
-		lastErr = err
-		if time.Since(start) > timeout {
-			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return testenv.WaitFor(t, timeout, what, cond)
 }
 
 func randomHex(n int) string {

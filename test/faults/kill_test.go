@@ -37,7 +37,7 @@ func TestWorkerKilledMidWarm(t *testing.T) {
 			WHERE kind = 'cachewarm.warm_phase' AND state = 'running' AND args->>'phase' = 'high'`).Scan(&n)
 		return n == 8, err
 	})
-	w1.kill()
+	w1.Kill()
 	killedAt := time.Now()
 	release()
 

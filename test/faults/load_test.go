@@ -50,7 +50,7 @@ func TestLoad(t *testing.T) {
 	answers := make([]answer, 250)
 	post := func(i int, tenants []string) {
 		body, _ := json.Marshal(map[string]any{"tenants": tenants})
-		req, _ := http.NewRequest(http.MethodPost, w.base+"/api/cache/warm", bytes.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, w.Base+"/api/cache/warm", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := httpClient.Do(req)
@@ -129,7 +129,7 @@ func TestLoad(t *testing.T) {
 	keys := verifyDatasets(t, env.Pool, env.Redis, changed, []string{"chart_of_accounts", "vendors", "customers", "materials"})
 	t.Logf("the re-warms settled %s after the last change (%d re-warm jobs for %d changes); %d keys match the database",
 		settled.Round(100*time.Millisecond), jobs, n, keys)
-	require.False(t, w.done())
+	require.False(t, w.Done())
 }
 
 // changeAtRate commits single-row UPDATEs (each its own transaction, firing the change

@@ -67,7 +67,7 @@ WHERE datname = $1 AND application_name = $2 AND pid <> pg_backend_pid()`, dbNam
 	waitChangesDone(t, env.Pool, time.Minute)
 	t.Logf("every workflow finished %s after the first termination, every change re-warm %s after it",
 		workflowsDone.Round(100*time.Millisecond), time.Since(cut).Round(100*time.Millisecond))
-	require.False(t, w.done(), "the worker is still running")
+	require.False(t, w.Done(), "the worker is still running")
 	requireAllCompleted(t, env.Pool, tenants)
 	var reconnected int
 	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, dbName, app).Scan(&reconnected))
@@ -85,5 +85,5 @@ WHERE datname = $1 AND application_name = $2 AND pid <> pg_backend_pid()`, dbNam
 	var retried int
 	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE attempt > 1`).Scan(&retried))
 	t.Logf("%d jobs needed more than one attempt; worker log mentions %d connection errors", retried,
-		strings.Count(w.out.String(), "terminating connection"))
+		strings.Count(w.Out.String(), "terminating connection"))
 }

@@ -35,7 +35,7 @@ func TestRedisOutageMidWarm(t *testing.T) {
 
 	release := lockTables(t, env.Pool, "vendors")
 	w := startWorker(t, "worker", wenv)
-	h, err := w.health(t)
+	h, err := health(t, w)
 	require.NoError(t, err)
 	require.Equal(t, 200, h.Code, h.Raw)
 	run(t, wenv, "warm", "--all", "--phase", "critical,high")
@@ -61,7 +61,7 @@ func TestRedisOutageMidWarm(t *testing.T) {
 		if time.Since(down) > outage/2 {
 			backoffChecked += requireBackoff(t, env.Pool)
 		}
-		h, err := w.health(t)
+		h, err := health(t, w)
 		require.NoError(t, err, "the HTTP server answers while Redis is down")
 		if h.Code == 503 && healthDownAfter == 0 {
 			healthDownAfter = time.Since(down)
@@ -72,7 +72,7 @@ func TestRedisOutageMidWarm(t *testing.T) {
 		if healthDownAfter > 0 {
 			require.Equal(t, 503, h.Code, "/health stays 503 while Redis is down: %s", h.Raw)
 		}
-		require.False(t, w.done(), "the worker must not exit while Redis is down")
+		require.False(t, w.Done(), "the worker must not exit while Redis is down")
 		time.Sleep(500 * time.Millisecond)
 	}
 	require.NotZero(t, healthDownAfter, "/health never answered 503 while Redis was down")
@@ -85,13 +85,13 @@ func TestRedisOutageMidWarm(t *testing.T) {
 	rs.restart()
 	up := time.Now()
 	healthUp := waitFor(t, 30*time.Second, "/health to recover", func() (bool, error) {
-		h, err := w.health(t)
+		h, err := health(t, w)
 		return err == nil && h.Code == 200 && h.Body.Status == "ok", err
 	})
 	done := waitWorkflowsDone(t, env.Pool, 2*time.Minute)
 	t.Logf("redis restarted: /health 200 after %s, every workflow finished %s after the restart",
 		healthUp.Round(100*time.Millisecond), done.Round(100*time.Millisecond))
-	require.False(t, w.done(), "the worker is still running")
+	require.False(t, w.Done(), "the worker is still running")
 	requireAllCompleted(t, env.Pool, tenants)
 
 	var errs []byte
@@ -111,7 +111,7 @@ func TestRedisOutageMidWarm(t *testing.T) {
 	n := verifyDatasets(t, env.Pool, rdb, tenantIDs(1, tenants), datasetNames(catalog.PhaseHigh))
 	t.Logf("%d keys of the high phase match the database", n)
 
-	h, err = w.health(t)
+	h, err = health(t, w)
 	require.NoError(t, err)
 	require.Equal(t, 200, h.Code)
 	require.Greater(t, h.Body.Info.Cache.ErrorRate, 10.0, "the outage's failed attempts count in the error rate of the last minute")

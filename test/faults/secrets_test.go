@@ -24,6 +24,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -57,12 +58,12 @@ func TestSecretsNeverShown(t *testing.T) {
 
 	var outputs []string
 	runAny := func(env map[string]string, args ...string) (string, error) {
-		out, err := start(t, "cachewarm "+args[0], env, args...).wait(time.Minute)
+		out, err := start(t, "cachewarm "+args[0], env, args...).Wait(time.Minute)
 		outputs = append(outputs, out)
 		return out, err
 	}
-	get := func(w *worker, path string, auth bool) (int, string) {
-		req, err := http.NewRequest(http.MethodGet, w.base+path, nil)
+	get := func(w *testenv.WorkerProc, path string, auth bool) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, w.Base+path, nil)
 		require.NoError(t, err)
 		if auth {
 			req.Header.Set("Authorization", "Bearer "+token)
@@ -128,12 +129,12 @@ func TestSecretsNeverShown(t *testing.T) {
 	_, err = env.Pool.Exec(ctx, `UPDATE vendors SET name = name || '.' WHERE tenant_id = 't001' AND id = (SELECT min(id) FROM vendors WHERE tenant_id = 't001')`)
 	require.NoError(t, err)
 	waitFor(t, 20*time.Second, "the change re-warm to fail", func() (bool, error) {
-		return strings.Contains(w.out.String(), "dataset failed"), nil
+		return strings.Contains(w.Out.String(), "dataset failed"), nil
 	})
 	out, err = runAny(wenv, "status")
 	require.Error(t, err, out)
-	w.stop(t)
-	outputs = append(outputs, w.out.String())
+	w.Stop(t)
+	outputs = append(outputs, w.Out.String())
 	for i, o := range outputs {
 		requireNoSecret(t, fmt.Sprintf("process output %d", i), o, secrets...)
 	}
@@ -194,11 +195,11 @@ func TestRedisTLSWithPassword(t *testing.T) {
 	t.Logf("over TLS with a password: %d keys of 2 tenants match the database", n)
 
 	// Without the CA the server's certificate is refused, with a clear error.
-	out, err := start(t, "status without CA", with(wenv, "REDIS_TLS_CA_FILE", ""), "status").wait(time.Minute)
+	out, err := start(t, "status without CA", with(wenv, "REDIS_TLS_CA_FILE", ""), "status").Wait(time.Minute)
 	require.Error(t, err, out)
 	require.Contains(t, out, "certificate")
 	requireNoSecret(t, "status without CA", out, pw)
-	out, err = start(t, "status with missing CA", with(wenv, "REDIS_TLS_CA_FILE", filepath.Join(dir, "missing.pem")), "status").wait(time.Minute)
+	out, err = start(t, "status with missing CA", with(wenv, "REDIS_TLS_CA_FILE", filepath.Join(dir, "missing.pem")), "status").Wait(time.Minute)
 	require.Error(t, err, out)
 	require.Contains(t, out, "REDIS_TLS_CA_FILE")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 )
@@ -50,13 +51,13 @@ func TestGracefulShutdownReturnsJobs(t *testing.T) {
 		ids[i] = j.ID
 	}
 
-	require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, w.Cmd.Process.Signal(syscall.SIGTERM))
 	sent := time.Now()
-	out, err := w.wait(timeout + 30*time.Second)
-	took := w.exitedAt.Sub(sent)
+	out, err := w.Wait(timeout + 30*time.Second)
+	took := w.ExitedAt().Sub(sent)
 	require.NoError(t, err, "exit status after SIGTERM")
 	t.Logf("SIGTERM with 4 jobs stuck: the worker exited %s later (CACHEWARM_SHUTDOWN_TIMEOUT=%s)", took.Round(10*time.Millisecond), timeout)
-	require.LessOrEqual(t, took, timeout+500*time.Millisecond, "exits within the configured timeout:\n%s", tail(out, 20))
+	require.LessOrEqual(t, took, timeout+500*time.Millisecond, "exits within the configured timeout:\n%s", testenv.Tail(out, 20))
 	require.GreaterOrEqual(t, took, timeout-time.Second, "the jobs were given the time to finish")
 
 	for _, j := range jobsIn(`id = ANY($1)`, ids) {

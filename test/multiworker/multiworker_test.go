@@ -56,7 +56,7 @@ func TestThreeWorkersShareTheWork(t *testing.T) {
 		err := env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.river_job WHERE kind = 'cachewarm.warm_phase' AND state = 'completed'`).Scan(&n)
 		return n >= 3*tenants/5, err
 	})
-	out := ws[0].terminate(30 * time.Second)
+	out := ws[0].Terminate(30 * time.Second)
 	require.Contains(t, out, `msg=stopped`, "worker1 stopped gracefully")
 	env.WaitWorkflows(t, 2*time.Minute)
 
@@ -101,7 +101,7 @@ WHERE kind = 'cachewarm.warm_phase' GROUP BY 1`)
 	require.GreaterOrEqual(t, len(byWorker), 2, "more than one worker took work")
 	ids := map[string]bool{}
 	for _, w := range ws {
-		ids[w.id] = true
+		ids[w.ID] = true
 	}
 	for _, b := range byWorker {
 		require.True(t, ids[b.ID], "job run by %s, which is one of the three workers", b.ID)
@@ -123,16 +123,16 @@ WHERE kind = 'cachewarm.warm_phase' GROUP BY 1`)
 	require.Equal(t, total, recorded, "each phase's keys were recorded once")
 
 	// The survivors report on the cluster.
-	code, body := ws[1].get(t, "/health")
+	code, body := ws[1].Get(t, "/health")
 	require.Equal(t, 200, code, body)
 	require.Contains(t, body, `"status":"ok"`)
-	code, body = ws[2].get(t, "/metrics")
+	code, body = ws[2].Get(t, "/metrics")
 	require.Equal(t, 200, code)
 	for _, m := range []string{"cachewarm_keys_written_total", "cachewarm_phase_duration_seconds", "cachewarm_jobs"} {
 		require.Contains(t, body, m)
 	}
 	for _, w := range ws[1:] {
-		w.terminate(30 * time.Second)
+		w.Terminate(30 * time.Second)
 	}
 }
 
@@ -178,14 +178,14 @@ func TestPeriodicRefreshByLeaderOnly(t *testing.T) {
 
 	// Stop the leader: another worker takes over and the refreshes go on, still one per period.
 	old := leader()
-	var stopped *worker
+	var stopped *testenv.WorkerProc
 	for _, w := range ws {
-		if w.id == old {
+		if w.ID == old {
 			stopped = w
 		}
 	}
 	require.NotNil(t, stopped, "the leader %q is one of the workers", old)
-	stopped.terminate(30 * time.Second)
+	stopped.Terminate(30 * time.Second)
 	stoppedAt := time.Now()
 	waitFor(t, 30*time.Second, "a new leader", func() (bool, error) { l := leader(); return l != "" && l != old, nil })
 	waitFor(t, 30*time.Second, "two refreshes by the new leader", func() (bool, error) {
@@ -199,7 +199,7 @@ func TestPeriodicRefreshByLeaderOnly(t *testing.T) {
 	})
 	for _, w := range ws {
 		if w != stopped {
-			w.terminate(30 * time.Second)
+			w.Terminate(30 * time.Second)
 		}
 	}
 	elapsed := time.Since(started)
@@ -270,11 +270,11 @@ func TestSIGTERMLetsRunningJobsFinish(t *testing.T) {
 		return n == 1, err
 	})
 
-	require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, w.Cmd.Process.Signal(syscall.SIGTERM))
 	time.Sleep(500 * time.Millisecond)
-	require.False(t, w.done(), "the worker waits for its running job")
+	require.False(t, w.Done(), "the worker waits for its running job")
 	require.NoError(t, tx.Rollback(ctx)) // the query goes on
-	out, err := w.wait(30 * time.Second)
+	out, err := w.Wait(30 * time.Second)
 	require.NoError(t, err, "clean exit")
 	require.Contains(t, out, "msg=stopped")
 
@@ -283,6 +283,6 @@ func TestSIGTERMLetsRunningJobsFinish(t *testing.T) {
 	var by []string
 	require.NoError(t, env.Pool.QueryRow(ctx, `SELECT state::text, attempt, attempted_by FROM cachewarm.river_job WHERE kind = 'cachewarm.warm_phase'`).Scan(&state, &attempt, &by))
 	require.Equal(t, "completed", state, "the running job finished before the worker exited")
-	require.Equal(t, []string{w.id}, by)
+	require.Equal(t, []string{w.ID}, by)
 	require.Equal(t, 1, attempt)
 }
