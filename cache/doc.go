@@ -9,7 +9,7 @@
 //
 // # Keys
 //
-// Keys follow SPEC §3: {module}:{entity}:{tenantId}:{name}:{value}... The methods of [Keys]
+// Keys follow the format the README documents: {module}:{entity}:{tenantId}:{name}:{value}... The methods of [Keys]
 // build each of them from a [Tenant], which can only be obtained by validating an id with
 // [ParseTenant] (1-64 characters of [A-Za-z0-9_-]). Other string segments go through
 // [EscapeSegment]: real ids, currency codes and statuses pass unchanged, anything else is
@@ -23,9 +23,9 @@
 // {"value":...,"expires":...} of cache-manager 6/7 with @keyv/redis, byte for byte as
 // @keyv/serialize writes it. Choose with [WithFormat] and [ParseFormat]
 // (CACHE_VALUE_FORMAT). Go values are encoded without HTML escaping, with U+2028/U+2029 raw,
-// and a nil slice as [] (SPEC §3 lists are never null); a value whose JSON is null is not
+// and a nil slice as [] (lists are never null); a value whose JSON is null is not
 // cached, as cache-manager refuses it. Note that time.Time encodes with nanoseconds and an
-// offset, unlike a JavaScript Date: use strings in the SPEC form for values NestJS reads.
+// offset, unlike a JavaScript Date: use strings in the README's form for values NestJS reads.
 // The test project in test/nestjs checks all this against the real Node clients.
 //
 // # Stampede protection
@@ -54,7 +54,7 @@
 // durations and a [Health] class (unhealthy below 50% hits or above 10% errors, degraded below
 // 70% or above 5%). The subpackage cacheprom exports them to a Prometheus registry of the
 // application's choice (this package does not depend on Prometheus), and [Cache.LogStats] logs
-// the SPEC §6 line periodically:
+// the statistics line (docs/operations.md) periodically:
 //
 //	Cache Stats - Hit Rate: 85.32%, Hits: 12453, Misses: 2134, Sets: 856, Errors: 3, Health: healthy
 //

@@ -27,7 +27,7 @@ func validTenantID(id string) bool {
 	return true
 }
 
-// FuzzParseTenant: exactly the ids of SPEC §3 are accepted; a refusal wraps ErrInvalidTenant;
+// FuzzParseTenant: exactly the tenant ids the README documents are accepted; a refusal wraps ErrInvalidTenant;
 // an accepted id makes keys that stay in its namespace.
 func FuzzParseTenant(f *testing.F) {
 	for _, s := range []string{"t1", "t10", "tenant_A-9", "", "t*", "t1:x", "t?", "t[1]", "{t1}", "t 1", "é", strings.Repeat("a", 64), strings.Repeat("a", 65), "t\x00", "t\\1"} {
@@ -118,7 +118,7 @@ func unescape(s string) (string, bool) {
 }
 
 // FuzzKeys: whatever the string and number arguments, every builder makes a key with the
-// tenant in its place and exactly the segments of its SPEC pattern, without glob characters;
+// tenant in its place and exactly the segments of its key pattern, without glob characters;
 // with HashTag the only hash tag is the tenant's.
 func FuzzKeys(f *testing.F) {
 	f.Add("t1", "F1", "USD", "EUR", "active", "u1", 2025, 1, int64(1))

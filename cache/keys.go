@@ -7,9 +7,9 @@ import (
 	"github.com/cachewarm/cachewarm/internal/hashtag"
 )
 
-// Keys builds cache keys in the SPEC format {module}:{entity}:{tenantId}:{name}:{value}...
+// Keys builds cache keys in the format the README documents, {module}:{entity}:{tenantId}:{name}:{value}...
 //
-// The zero Keys builds the plain SPEC keys that existing NestJS readers use. With HashTag set,
+// The zero Keys builds the plain keys that existing NestJS readers use. With HashTag set,
 // the tenant id is wrapped in a Redis Cluster hash tag ({tenantId}), so all of a tenant's keys
 // share one slot; use it only where every reader builds keys the same way.
 type Keys struct {
@@ -41,7 +41,7 @@ func (k Keys) Join(prefix string, t Tenant, suffix string) string {
 // pageSize is the page size of the paged list keys (…:page:{n}:limit:100).
 const pageSize = 100
 
-// Key builders for every SPEC §3 pattern. Each takes a validated [Tenant]. Numbers are written
+// Key builders for every key pattern of the demo datasets (sql/). Each takes a validated [Tenant]. Numbers are written
 // in decimal as JavaScript template strings write them. String segments (facility, user and
 // currency ids, statuses) are passed through [EscapeSegment]: a value made only of
 // [A-Za-z0-9_.-] (every real id, currency code and status) is used as it is, so the key equals

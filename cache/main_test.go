@@ -19,7 +19,7 @@ type testBundle struct {
 	rdb    *redis.Client
 	url    string
 	prefix string // cwtest:<random>:
-	tenant Tenant // a random tenant id, so SPEC keys are the test's own too
+	tenant Tenant // a random tenant id, so the keys are the test's own too
 }
 
 // setup returns a client on the test Redis (closed at cleanup) and a random key space. Redis

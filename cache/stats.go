@@ -92,7 +92,7 @@ func (s Stats) Health() Health {
 	return Healthy
 }
 
-// String returns the SPEC §6 log line: "Cache Stats - Hit Rate: 85.32%, Hits: 12453,
+// String returns the statistics log line (docs/operations.md): "Cache Stats - Hit Rate: 85.32%, Hits: 12453,
 // Misses: 2134, Sets: 856, Errors: 3, Health: healthy".
 func (s Stats) String() string {
 	return fmt.Sprintf("Cache Stats - Hit Rate: %.2f%%, Hits: %d, Misses: %d, Sets: %d, Errors: %d, Health: %s",
@@ -112,7 +112,7 @@ func (c *Cache) Stats() Stats {
 	}
 }
 
-// LogStats logs the [Stats.String] line at Info on logger every interval (SPEC §6 asks for 5
+// LogStats logs the [Stats.String] line at Info on logger every interval (docs/operations.md: the worker uses 5
 // minutes), with the figures also as attributes, until ctx is done. Run it in its own
 // goroutine.
 func (c *Cache) LogStats(ctx context.Context, logger *slog.Logger, every time.Duration) {

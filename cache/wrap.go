@@ -35,7 +35,7 @@ var ErrNotCacheable = errors.New("value is not cacheable")
 // is not positive, or when ctx ends.
 //
 // A stored value that does not decode into T is treated as a miss (and counted as an error),
-// then overwritten. A nil slice is stored as [] (as SPEC §3 wants lists); another value whose
+// then overwritten. A nil slice is stored as [] (lists are never null); another value whose
 // JSON is null is returned but not stored. With L1 on, the value returned may be shared with
 // other callers: do not modify it.
 func Wrap[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(context.Context) (T, error)) (T, error) {

@@ -341,7 +341,7 @@ func (w *Worker) httpHandler(ctx context.Context) (http.Handler, error) {
 	}), nil
 }
 
-// logStats logs the SPEC §6 statistics line every interval until ctx ends.
+// logStats logs the statistics line (docs/operations.md) every interval until ctx ends.
 func (w *Worker) logStats(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -355,7 +355,7 @@ func (w *Worker) logStats(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// StatsLine is the statistics line of SPEC §6, from Redis's keyspace counters.
+// StatsLine is the statistics line (docs/operations.md), from Redis's keyspace counters.
 func (w *Worker) StatsLine(ctx context.Context) string {
 	ks, err := metrics.ReadKeyspaceStats(ctx, w.rdb)
 	if err != nil {

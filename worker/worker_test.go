@@ -52,7 +52,7 @@ func TestWarmWritesEverySpecKey(t *testing.T) {
 		got[k] = true
 	}
 	require.NoError(t, iter.Err())
-	require.Equal(t, slices.Sorted(mapKeys(want)), slices.Sorted(mapKeys(got)), "the keys written for t001 are exactly SPEC §3's")
+	require.Equal(t, slices.Sorted(mapKeys(want)), slices.Sorted(mapKeys(got)), "the keys written for t001 are exactly the datasets'")
 
 	cat, err := catalog.Default()
 	require.NoError(t, err)
@@ -95,7 +95,7 @@ func requireObject(t *testing.T, env *fixture.Env, key string) {
 	require.NotEmpty(t, obj, key)
 }
 
-// expectedKeys derives every SPEC §3 key of tenant from the source tables, independently of
+// expectedKeys derives every key of tenant from the source tables, independently of
 // the dataset queries, mapped to its dataset.
 func expectedKeys(t *testing.T, env *fixture.Env, tenant string) map[string]string {
 	t.Helper()

@@ -109,7 +109,7 @@ func run(t *testing.T, pool *pgxpool.Pool, d catalog.Dataset, tenant string) []r
 	return out
 }
 
-// keyPattern turns a SPEC key pattern into a regexp for tenant's keys.
+// keyPattern turns a key pattern into a regexp for tenant's keys.
 func keyPattern(pattern, tenant string) *regexp.Regexp {
 	q := regexp.QuoteMeta(pattern)
 	q = strings.ReplaceAll(q, `\{t\}`, regexp.QuoteMeta(tenant))
@@ -132,7 +132,7 @@ var decimalFields = []string{"creditLimit", "balance", "rate", "debit", "credit"
 	"listPrice", "weightKg", "quantity", "kitPrice", "minQuantity", "value", "capacityPerHour", "efficiencyPct",
 	"costPerHour", "operatingHours", "openingBalance", "periodDebit", "periodCredit", "closingBalance", "utilizationPct"}
 
-// checkValue checks that v is compact JSON encoded by SPEC §3's rules.
+// checkValue checks that v is compact JSON encoded by node-postgres's rules (README, "Value types").
 func checkValue(t *testing.T, where, v string) {
 	t.Helper()
 	require.True(t, json.Valid([]byte(v)), "%s: invalid JSON %.200s", where, v)

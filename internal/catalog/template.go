@@ -116,7 +116,7 @@ func (t Template) Suffix(value func(name string) string) string {
 	return b.String()
 }
 
-// Pattern returns the template in the documentation form the README and SPEC use: {t} for
+// Pattern returns the template in the documentation form the README uses: {t} for
 // the tenant, the placeholders as written.
 func (t Template) Pattern() string { return strings.Replace(t.Text, "{tenant}", "{t}", 1) }
 

@@ -1,4 +1,4 @@
-// Package config reads cachewarm's settings from the environment (SPEC §5's names, kept from
+// Package config reads cachewarm's settings from the environment (the README's Configuration names, kept from
 // the original design), validates them, and builds the database and Redis clients from them.
 package config
 

@@ -1,6 +1,6 @@
 // Package pgjson encodes PostgreSQL result rows as JSON objects, byte for byte as
 // JSON.stringify writes the rows node-postgres returns for the same query: one member per
-// column, named by the column, in column order, with node-postgres's types (SPEC §3):
+// column, named by the column, in column order, with node-postgres's types (README, "Value types"):
 //
 //	text, varchar, char, name   JSON string (escaped as JSON.stringify does)
 //	smallint, integer           JSON number

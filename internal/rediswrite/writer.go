@@ -63,7 +63,7 @@ return #KEYS - 1
 // Where one script may touch all of a tenant's keys (a single Redis, or a cluster with
 // hash-tagged keys), one version key per tenant x dataset ([DatasetVersionKey]) guards the
 // dataset and each script call writes many keys: a key costs Redis one SET. On a cluster with
-// plain SPEC keys, which spread over every slot, each data key has a companion version key in
+// plain keys, which spread over every slot, each data key has a companion version key in
 // its own slot ([VersionKey]) and each script call writes one pair. On a single Redis, a
 // chunk of at least 16 KiB is written in a WATCH/MULTI transaction on its version key instead
 // of the script: plain SETs cost Redis less than a script that copies every value into Lua.
@@ -434,7 +434,7 @@ func (w *Writer) announce(ctx context.Context, p redis.Cmdable, keys []string) *
 	return cmd
 }
 
-// maxAnnounced bounds the keys of one invalidation message (about 50 KiB of SPEC keys).
+// maxAnnounced bounds the keys of one invalidation message (about 50 KiB of keys).
 const maxAnnounced = 1024
 
 func (b *Batch) loadScripts(ctx context.Context) error {

@@ -175,7 +175,7 @@ func TestWarmThroughCluster(t *testing.T) {
 	}))
 	require.Len(t, perNode, testenv.ClusterMasters)
 	for addr, size := range perNode {
-		require.Greater(t, size, int64(len(want)/10), "plain SPEC keys spread over every master (%s)", addr)
+		require.Greater(t, size, int64(len(want)/10), "plain keys spread over every master (%s)", addr)
 	}
 
 	// Invalidating t002 removes exactly its data keys and indexes, on every node; its
