@@ -2,10 +2,11 @@ package cache
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
+
+	"github.com/cachewarm/cachewarm/internal/cachehealth"
 )
 
 // Health is the cache's health class, from its hit and error rates.
@@ -14,11 +15,11 @@ type Health string
 // Health classes, with the thresholds of the original design.
 const (
 	// Healthy: hit rate at least 70% and error rate at most 5% (or no lookups yet).
-	Healthy Health = "healthy"
+	Healthy Health = cachehealth.Healthy
 	// Degraded: hit rate below 70% or error rate above 5%.
-	Degraded Health = "degraded"
+	Degraded Health = cachehealth.Degraded
 	// Unhealthy: hit rate below 50% or error rate above 10%.
-	Unhealthy Health = "unhealthy"
+	Unhealthy Health = cachehealth.Unhealthy
 )
 
 // Stats is a snapshot of a Cache's counters since it was built.
@@ -82,21 +83,13 @@ func (s Stats) Health() Health {
 	if s.Lookups() == 0 {
 		return Healthy
 	}
-	hr, er := s.HitRate(), s.ErrorRate()
-	switch {
-	case hr < 50 || er > 10:
-		return Unhealthy
-	case hr < 70 || er > 5:
-		return Degraded
-	}
-	return Healthy
+	return Health(cachehealth.Of(s.HitRate(), s.ErrorRate()))
 }
 
 // String returns the statistics log line (docs/operations.md): "Cache Stats - Hit Rate: 85.32%, Hits: 12453,
 // Misses: 2134, Sets: 856, Errors: 3, Health: healthy".
 func (s Stats) String() string {
-	return fmt.Sprintf("Cache Stats - Hit Rate: %.2f%%, Hits: %d, Misses: %d, Sets: %d, Errors: %d, Health: %s",
-		s.HitRate(), s.Hits, s.Misses, s.Sets, s.Errors, s.Health())
+	return cachehealth.Line(s.HitRate(), s.Hits, s.Misses, s.Sets, s.Errors, string(s.Health()))
 }
 
 // Stats returns a snapshot of the counters. It is cheap and safe to call concurrently.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/cachehealth"
 	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/catalog"
@@ -362,6 +363,5 @@ func (w *Worker) StatsLine(ctx context.Context) string {
 		return "Cache Stats - unavailable: " + err.Error()
 	}
 	hr := ks.HitRate()
-	return fmt.Sprintf("Cache Stats - Hit Rate: %.2f%%, Hits: %d, Misses: %d, Sets: %d, Errors: %d, Health: %s",
-		hr, ks.Hits, ks.Misses, w.metrics.Sets(), w.metrics.Errors(), httpapi.HealthOf(hr, w.metrics.ErrorRate()))
+	return cachehealth.Line(hr, ks.Hits, ks.Misses, w.metrics.Sets(), w.metrics.Errors(), cachehealth.Of(hr, w.metrics.ErrorRate()))
 }

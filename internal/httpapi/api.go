@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/cachehealth"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/invalidation"
 	"github.com/cachewarm/cachewarm/internal/metrics"
@@ -168,7 +169,7 @@ func (h *apiHandler) stats(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"hits": ks.Hits, "misses": ks.Misses, "hitRate": round1(ks.HitRate()),
 		"sets": m.Sets(), "errors": m.Errors(), "errorRate": round1(m.ErrorRate()),
-		"health": HealthOf(ks.HitRate(), m.ErrorRate()),
+		"health": cachehealth.Of(ks.HitRate(), m.ErrorRate()),
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/cachehealth"
 	"github.com/cachewarm/cachewarm/internal/fixture"
 	"github.com/cachewarm/cachewarm/internal/httpapi"
 	"github.com/cachewarm/cachewarm/internal/metrics"
@@ -328,7 +329,7 @@ func TestHealthMetricsStats(t *testing.T) {
 	require.NotNil(t, h.Info.Cache.HitRate)
 	require.NotNil(t, h.Info.Cache.ErrorRate)
 	require.Zero(t, *h.Info.Cache.ErrorRate)
-	require.Equal(t, httpapi.HealthOf(*h.Info.Cache.HitRate, 0), h.Info.Cache.Status, "the hit rate is the Redis server's, shared with other tests")
+	require.Equal(t, cachehealth.Of(*h.Info.Cache.HitRate, 0), h.Info.Cache.Status, "the hit rate is the Redis server's, shared with other tests")
 
 	code, body = b.do(t, "POST", "/api/cache/warm", `{"tenants":["t002"],"phases":["critical"]}`)
 	require.Equal(t, http.StatusAccepted, code, string(body))
@@ -390,7 +391,7 @@ func TestHealthUnreachable(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
 	require.Equal(t, "error", body.Status)
-	require.Equal(t, httpapi.Unhealthy, body.Info.Cache.Status)
+	require.Equal(t, cachehealth.Unhealthy, body.Info.Cache.Status)
 	require.Contains(t, body.Info.Cache.Error, "redis unreachable")
 
 	rec = httptest.NewRecorder()

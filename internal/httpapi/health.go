@@ -6,27 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/cachehealth"
 	"github.com/cachewarm/cachewarm/internal/metrics"
 )
-
-// Health states, with the original design's thresholds.
-const (
-	Healthy   = "healthy"
-	Degraded  = "degraded"
-	Unhealthy = "unhealthy"
-)
-
-// HealthOf rates a hit rate and an error rate (both percentages): unhealthy below 50% hits
-// or above 10% errors, degraded below 70% hits or above 5% errors, healthy otherwise.
-func HealthOf(hitRate, errorRate float64) string {
-	switch {
-	case hitRate < 50 || errorRate > 10:
-		return Unhealthy
-	case hitRate < 70 || errorRate > 5:
-		return Degraded
-	}
-	return Healthy
-}
 
 type cacheHealth struct {
 	Status    string  `json:"status"`
@@ -69,7 +51,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	c := &body.Info.Cache
 	c.HitRate = round1(ks.HitRate())
 	c.ErrorRate = round1(s.metrics.ErrorRate())
-	c.Status = HealthOf(c.HitRate, c.ErrorRate)
+	c.Status = cachehealth.Of(c.HitRate, c.ErrorRate)
 	code := http.StatusOK
 	detail := func(err error) string {
 		if s.authorized(r) {
@@ -78,7 +60,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		return ""
 	}
 	if redisErr != nil {
-		body.Status, c.Status, c.Error, c.HitRate = "error", Unhealthy, "redis unreachable"+detail(redisErr), 0
+		body.Status, c.Status, c.Error, c.HitRate = "error", cachehealth.Unhealthy, "redis unreachable"+detail(redisErr), 0
 		code = http.StatusServiceUnavailable
 	}
 	if pgErr != nil {
