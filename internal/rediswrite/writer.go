@@ -71,11 +71,11 @@ return #KEYS - 1
 // Every chunk written, every prune and every invalidation is announced on the L1 invalidation
 // channel ([cache.DefaultInvalidationChannel]) with [cache.InvalidationPayload], so that the L1
 // tier of every Go application reading the keys through package cache drops them: one message
-// per chunk of up to 1,024 keys (so one per dataset write for all but the largest datasets). On a single Redis the
-// message rides at the end of the write's own pipeline, which Redis runs in order, so it costs
-// no round trip and never overtakes the write; on a cluster, whose pipelines run per node
-// concurrently, it is sent once the write has returned. PUBLISH on a cluster reaches the
-// subscribers of every node, which is how [cache.WithL1] subscribes.
+// per chunk of up to 1,024 keys (so one per dataset write for all but the largest datasets).
+// On a single Redis the message rides at the end of the write's own pipeline, which Redis runs
+// in order, so it costs no round trip and never overtakes the write; on a cluster, whose
+// pipelines run per node concurrently, it is sent once the write has returned. PUBLISH on a
+// cluster reaches the subscribers of every node, which is how [cache.WithL1] subscribes.
 //
 // A Writer is safe for concurrent use; each [Batch] it makes is not.
 type Writer struct {
