@@ -2,11 +2,11 @@
 // three phases) in real worker processes, and prints one table: keys, bytes, wall time per
 // phase and in total, keys/s, the workers' peak RSS, job overhead, and change-to-fresh latency
 // over single-row updates (idle, and while a full warm runs), until Redis serves the new value
-// and until an application reading through cache.Wrap with L1 on does. In the same run it measures two
-// references on exactly the same keys and bytes: the raw bound (the same key/value/TTL set
-// written with go-redis pipelines and no database work) and the naive warmer (one query per
-// dataset and one SET round trip per key, tenant after tenant, like the original service's
-// sequential await loop).
+// and until an application reading through cache.Wrap with L1 on does. In the same run it
+// measures two references on exactly the same keys and bytes: the raw bound (the same
+// key/value/TTL set written with go-redis pipelines and no database work) and the naive warmer
+// (one query per dataset and one SET round trip per key, tenant after tenant, like the original
+// service's sequential await loop).
 package bench
 
 import (

@@ -24,14 +24,15 @@ func TestWriterCluster(t *testing.T) {
 	newClient := func(t *testing.T) *redis.ClusterClient { return testenv.NewClusterClient(t, cl) }
 	tenant := func() cache.Tenant { return cache.MustTenant("cl" + strings.ToLower(rand.Text()[:10])) }
 	ctx := context.Background()
+	// No script cached anywhere: the first flush must load it on every master. Flushed once,
+	// here: a flush in each parallel subtest could land between another's load and its retry.
+	require.NoError(t, newClient(t).ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+		return n.ScriptFlush(ctx).Err()
+	}))
 	for _, keys := range []cache.Keys{{}, {HashTag: true}} {
 		t.Run(fmt.Sprintf("hashtag=%v", keys.HashTag), func(t *testing.T) {
 			t.Parallel()
 			rdb := newClient(t)
-			// No script cached anywhere: the first flush must load it on every master.
-			require.NoError(t, rdb.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-				return n.ScriptFlush(ctx).Err()
-			}))
 			w := New(rdb, cache.FormatJSON, keys)
 			tn, neighbour := tenant(), tenant()
 			write := func(tn cache.Tenant, version int64, n int, value string) WriteStats {

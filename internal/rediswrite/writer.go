@@ -69,13 +69,13 @@ return #KEYS - 1
 // of the script: plain SETs cost Redis less than a script that copies every value into Lua.
 //
 // Every chunk written, every prune and every invalidation is announced on the L1 invalidation
-// channel ([cache.DefaultInvalidationChannel]) with [cache.InvalidationPayload], so that the L1 tier of
-// every Go application using this package drops the keys: one message per chunk of up to 1,024
-// keys (so one per dataset write for all but the largest datasets). On a single Redis the
-// message rides at the end of the write's own pipeline, which Redis runs in order, so it costs
-// no round trip and never overtakes the write; on a cluster, whose pipelines run per node
-// concurrently, it is sent once the write has returned. PUBLISH on a cluster reaches the
-// subscribers of every node, which is how [cache.WithL1] subscribes.
+// channel ([cache.DefaultInvalidationChannel]) with [cache.InvalidationPayload], so that the L1
+// tier of every Go application reading the keys through package cache drops them: one message
+// per chunk of up to 1,024 keys (so one per dataset write for all but the largest datasets).
+// On a single Redis the message rides at the end of the write's own pipeline, which Redis runs
+// in order, so it costs no round trip and never overtakes the write; on a cluster, whose
+// pipelines run per node concurrently, it is sent once the write has returned. PUBLISH on a
+// cluster reaches the subscribers of every node, which is how [cache.WithL1] subscribes.
 //
 // A Writer is safe for concurrent use; each [Batch] it makes is not.
 type Writer struct {
@@ -92,7 +92,7 @@ type Writer struct {
 	watchMinBytes int
 	now           func() time.Time
 	// channel is the L1 invalidation channel every write, prune and invalidation is announced
-	// on (see [InvalidationPayload]).
+	// on (see [cache.InvalidationPayload]).
 	channel string
 	// chunks holds chunks done with, for reuse. Unlike a sync.Pool it survives garbage
 	// collections, so a chunk's buffer, grown once to a pipeline's worth of values, is not
