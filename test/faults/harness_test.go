@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -298,89 +295,6 @@ func tenantIDs(from, to int) []string {
 		out = append(out, fmt.Sprintf("t%03d", i))
 	}
 	return out
-}
-
-// redisServer is a redis-server process of the test's own, on a port of its own.
-type redisServer struct {
-	t    testing.TB
-	port int
-	args []string
-	proc *exec.Cmd
-	done chan struct{}
-	out  *testenv.SyncBuffer
-}
-
-// freePort returns a loopback TCP port nobody listens on (at the time of the call).
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startRedisServer starts redis-server on a free loopback port, without persistence, with
-// extra arguments (for example --requirepass). It is stopped at cleanup.
-func startRedisServer(t testing.TB, extra ...string) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server is not installed (it is started on a port of the test's own): install it with apt-get install redis-server, or brew install redis")
-	}
-	s := &redisServer{t: t, port: freePort(t)}
-	s.args = append([]string{"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}, extra...)
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *redisServer) start() {
-	s.t.Helper()
-	s.out = &testenv.SyncBuffer{}
-	s.proc = exec.Command("redis-server", s.args...)
-	s.proc.Stdout, s.proc.Stderr = s.out, s.out
-	require.NoError(s.t, s.proc.Start())
-	s.done = make(chan struct{})
-	done, cmd := s.done, s.proc
-	go func() { _ = cmd.Wait(); close(done) }()
-	waitFor(s.t, 10*time.Second, "redis-server to accept connections", func() (bool, error) {
-		select {
-		case <-done:
-			s.t.Fatalf("redis-server exited: %s", s.out.String())
-		default:
-		}
-		return strings.Contains(s.out.String(), "Ready to accept connections"), nil
-	})
-}
-
-// stop shuts the server down at once (SIGKILL: no save, clients see their connections drop)
-// and waits for it to exit.
-func (s *redisServer) stop() {
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = s.proc.Process.Kill()
-	<-s.done
-}
-
-// restart starts the server again on the same port.
-func (s *redisServer) restart() { s.start() }
-
-// url is the server's redis:// URL (DB 0), with password if not empty.
-func (s *redisServer) url(password string) string {
-	if password != "" {
-		return fmt.Sprintf("redis://:%s@127.0.0.1:%d/0", url.PathEscape(password), s.port)
-	}
-	return fmt.Sprintf("redis://127.0.0.1:%d/0", s.port)
-}
-
-// client returns a client on the server, closed at cleanup.
-func (s *redisServer) client(password string) *redis.Client {
-	s.t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", s.port), Password: password})
-	s.t.Cleanup(func() { _ = c.Close() })
-	return c
 }
 
 // requireNoSecret fails if any secret occurs in text.

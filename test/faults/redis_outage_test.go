@@ -9,6 +9,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
+	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -29,9 +30,9 @@ func TestRedisOutageMidWarm(t *testing.T) {
 	}
 	env := fixture.New(t, tenants)
 	ctx := context.Background()
-	rs := startRedisServer(t)
-	rdb := rs.client("")
-	wenv := workerEnv(env, map[string]string{"REDIS_URL": rs.url(""), "CACHEWARM_WORKERS": "4"})
+	rs := testenv.NewRedisServer(t)
+	rdb := rs.Client("")
+	wenv := workerEnv(env, map[string]string{"REDIS_URL": rs.URL(""), "CACHEWARM_WORKERS": "4"})
 
 	release := lockTables(t, env.Pool, "vendors")
 	w := startWorker(t, "worker", wenv)
@@ -48,7 +49,7 @@ func TestRedisOutageMidWarm(t *testing.T) {
 		return critical == tenants && high == 4, err
 	})
 
-	rs.stop()
+	rs.Stop()
 	down := time.Now()
 	release()
 	t.Logf("redis stopped with %d high phases mid-warm", 4)
@@ -82,7 +83,7 @@ func TestRedisOutageMidWarm(t *testing.T) {
 	t.Logf("after %s without Redis: /health 503 unhealthy (from %s after the stop), %d high phases retrying",
 		outage, healthDownAfter.Round(100*time.Millisecond), retrying)
 
-	rs.restart()
+	rs.Start()
 	up := time.Now()
 	healthUp := waitFor(t, 30*time.Second, "/health to recover", func() (bool, error) {
 		h, err := health(t, w)

@@ -50,11 +50,11 @@ func TestSecretsNeverShown(t *testing.T) {
 	pgPW, redisPW, token := "pg-secret-"+randomHex(6), "redis-secret-"+randomHex(6), "api-secret-"+randomHex(6)
 	wrongPW := "wrong-secret-" + randomHex(6)
 	secrets := []string{pgPW, redisPW, token, wrongPW}
-	rs := startRedisServer(t, "--requirepass", redisPW)
+	rs := testenv.NewRedisServer(t, "--requirepass", redisPW)
 	// PostgreSQL here trusts loopback clients, so the password is accepted as given; what
 	// matters is where the URL goes.
 	dbURL := withPassword(t, env.DBURL, "postgres", pgPW)
-	wenv := workerEnv(env, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": rs.url(redisPW), "CACHEWARM_API_TOKEN": token})
+	wenv := workerEnv(env, map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": rs.URL(redisPW), "CACHEWARM_API_TOKEN": token})
 
 	var outputs []string
 	runAny := func(env map[string]string, args ...string) (string, error) {
@@ -81,7 +81,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	w := startWorker(t, "worker", with(wenv, "CACHEWARM_LOG_LEVEL", "debug"))
 	out, err := runAny(wenv, "warm", "--tenant", "t001", "--wait")
 	require.NoError(t, err, out)
-	require.NotZero(t, verifyDatasets(t, env.Pool, rs.client(redisPW), []string{"t001"}, datasetNames(catalog.PhaseCritical, catalog.PhaseHigh)))
+	require.NotZero(t, verifyDatasets(t, env.Pool, rs.Client(redisPW), []string{"t001"}, datasetNames(catalog.PhaseCritical, catalog.PhaseHigh)))
 	for _, args := range [][]string{{"status"}, {"status", "--tenant", "t001"}, {"status", "--failed"}} {
 		out, err := runAny(wenv, args...)
 		require.NoError(t, err, out)
@@ -101,13 +101,13 @@ func TestSecretsNeverShown(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"wrong redis password", with(wenv, "REDIS_URL", rs.url(wrongPW)), "redis"},
-		{"wrong REDIS_PASSWORD", with(with(wenv, "REDIS_URL", ""), "REDIS_HOST", "127.0.0.1", "REDIS_PORT", strconv.Itoa(rs.port), "REDIS_PASSWORD", wrongPW), "redis"},
-		{"unreachable postgres", with(wenv, "DATABASE_URL", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/x?sslmode=disable&connect_timeout=2", pgPW, freePort(t))), "postgres"},
+		{"wrong redis password", with(wenv, "REDIS_URL", rs.URL(wrongPW)), "redis"},
+		{"wrong REDIS_PASSWORD", with(with(wenv, "REDIS_URL", ""), "REDIS_HOST", "127.0.0.1", "REDIS_PORT", strconv.Itoa(rs.Port), "REDIS_PASSWORD", wrongPW), "redis"},
+		{"unreachable postgres", with(wenv, "DATABASE_URL", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/x?sslmode=disable&connect_timeout=2", pgPW, testenv.FreePort(t))), "postgres"},
 		{"unknown database", with(wenv, "DATABASE_URL", withPassword(t, missingDB(t, env.DBURL), "postgres", pgPW)), "postgres"},
 		{"malformed DATABASE_URL", with(wenv, "DATABASE_URL", "postgres://postgres:"+pgPW+"@127.0.0.1:notaport/db"), "DATABASE_URL"},
 		{"malformed REDIS_URL", with(wenv, "REDIS_URL", "redis://:"+redisPW+"@127.0.0.1:6379/notadb"), "REDIS_URL"},
-		{"password-bearing key=value DATABASE_URL", with(wenv, "DATABASE_URL", "host=127.0.0.1 port="+strconv.Itoa(freePort(t))+" user=postgres password="+pgPW+" connect_timeout=2"), "postgres"},
+		{"password-bearing key=value DATABASE_URL", with(wenv, "DATABASE_URL", "host=127.0.0.1 port="+strconv.Itoa(testenv.FreePort(t))+" user=postgres password="+pgPW+" connect_timeout=2"), "postgres"},
 	} {
 		for _, cmd := range []string{"status", "worker"} {
 			out, err := runAny(with(tt.env, "HTTP_ADDR", "127.0.0.1:0"), cmd)
@@ -118,7 +118,7 @@ func TestSecretsNeverShown(t *testing.T) {
 	}
 
 	// Redis gone while the worker runs: /health, the logs and a warm's errors.
-	rs.stop()
+	rs.Stop()
 	waitFor(t, 10*time.Second, "/health 503", func() (bool, error) {
 		code, _ := get(w, "/health", false)
 		return code == http.StatusServiceUnavailable, nil
@@ -175,11 +175,11 @@ func TestRedisTLSWithPassword(t *testing.T) {
 	dir := t.TempDir()
 	caFile, certFile, keyFile, roots := writeTestCerts(t, dir)
 	pw := "tls-secret-" + randomHex(6)
-	tlsPort := freePort(t)
-	rs := startRedisServer(t, "--requirepass", pw, "--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile,
+	tlsPort := testenv.FreePort(t)
+	rs := testenv.NewRedisServer(t, "--requirepass", pw, "--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile,
 		"--tls-key-file", keyFile, "--tls-ca-cert-file", caFile, "--tls-auth-clients", "no")
-	if strings.Contains(rs.out.String(), "TLS") && strings.Contains(rs.out.String(), "not supported") {
-		t.Fatalf("this redis-server was built without TLS: %s", rs.out.String())
+	if strings.Contains(rs.Output(), "TLS") && strings.Contains(rs.Output(), "not supported") {
+		t.Fatalf("this redis-server was built without TLS: %s", rs.Output())
 	}
 	redisURL := fmt.Sprintf("rediss://:%s@127.0.0.1:%d/0", pw, tlsPort)
 	wenv := workerEnv(env, map[string]string{"REDIS_URL": redisURL, "REDIS_TLS_CA_FILE": caFile})
