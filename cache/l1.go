@@ -136,9 +136,9 @@ func (l *l1Cache) flush() {
 }
 
 // InvalidationPayload returns the pub/sub message that makes every Cache with L1 on drop keys
-// from its L1 tier. A writer outside this package (the cachewarm worker does so) publishes it
-// on the L1 channel ([DefaultInvalidationChannel] unless configured otherwise) after writing
-// keys:
+// from its L1 tier. A writer outside this package (the cachewarm worker does so, on the
+// channel its CACHEWARM_L1_CHANNEL names) publishes it on the L1 channel
+// ([DefaultInvalidationChannel] unless configured otherwise) after writing keys:
 //
 //	rdb.Publish(ctx, cache.DefaultInvalidationChannel, cache.InvalidationPayload(keys...))
 //

@@ -97,7 +97,7 @@ func New(d Deps) (*Worker, error) {
 		}))
 	}
 	w.workflows = workflows.New(d.Pool, d.Logger)
-	w.warmer = warm.New(d.Pool, rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
+	w.warmer = warm.New(d.Pool, rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}, cfg.L1Channel), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, cfg.JobTimeout, w.metrics.ObservePhase, d.Logger))

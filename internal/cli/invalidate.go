@@ -48,7 +48,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 			defer pool.Close()
 			defer rdb.Close()
 			keys := cache.Keys{HashTag: cfg.HashTags}
-			svc := invalidation.New(warm.New(pool, rediswrite.New(rdb, cfg.ValueFormat, keys), keys, cat, a.logger()),
+			svc := invalidation.New(warm.New(pool, rediswrite.New(rdb, cfg.ValueFormat, keys, cfg.L1Channel), keys, cat, a.logger()),
 				workflows.New(pool, a.logger()), a.logger())
 			rep, err := svc.Invalidate(ctx, req)
 			for _, sk := range rep.Skipped {

@@ -73,6 +73,10 @@ type Config struct {
 	RefreshCritical, RefreshHigh, RefreshMedium string
 	// ValueFormat is how values are stored (CACHE_VALUE_FORMAT: json or keyv).
 	ValueFormat cache.Format
+	// L1Channel is the pub/sub channel the worker announces its writes on, for the L1 tier of
+	// applications using package cache (CACHEWARM_L1_CHANNEL, default
+	// cache.DefaultInvalidationChannel); it must match their L1Options.Channel.
+	L1Channel string
 	// HTTPAddr is the HTTP server's listen address (HTTP_ADDR, default :8080).
 	HTTPAddr string
 	// APIToken is the bearer token mutations need (CACHEWARM_API_TOKEN); empty means loopback
@@ -179,6 +183,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		RefreshHigh:     cmp.Or(get("CACHE_REFRESH_HIGH"), DefaultRefreshHigh),
 		RefreshMedium:   cmp.Or(get("CACHE_REFRESH_MEDIUM"), DefaultRefreshMedium),
 		HTTPAddr:        cmp.Or(get("HTTP_ADDR"), DefaultHTTPAddr),
+		L1Channel:       cmp.Or(get("CACHEWARM_L1_CHANNEL"), cache.DefaultInvalidationChannel),
 		APIToken:        get("CACHEWARM_API_TOKEN"),
 		DatasetsDir:     get("CACHEWARM_DATASETS_DIR"),
 		HashTags:        boolean("CACHEWARM_KEY_HASH_TAGS", false),
@@ -329,6 +334,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("startup_warm", c.WarmingEnabled && c.StartupWarm),
 		slog.Bool("phase3", c.Phase3Enabled),
 		slog.String("value_format", c.ValueFormat.String()),
+		slog.String("l1_channel", c.L1Channel),
 		slog.String("http", c.HTTPAddr),
 		slog.Bool("api_token_set", c.APIToken != ""),
 		slog.String("datasets_dir", cmp.Or(c.DatasetsDir, "(built in)")),

@@ -29,9 +29,11 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, time.Minute, c.JobTimeout)
 	require.Equal(t, 75*time.Second, c.RescueAfter, "a killed worker's jobs are rescued within 75 s + River's 30 s rescuer interval")
 	require.Equal(t, 7*24*time.Hour, c.WorkflowRetention)
-	c, err = Load(env(map[string]string{"CACHEWARM_WORKFLOW_RETENTION": "48h"}))
+	require.Equal(t, cache.DefaultInvalidationChannel, c.L1Channel)
+	c, err = Load(env(map[string]string{"CACHEWARM_WORKFLOW_RETENTION": "48h", "CACHEWARM_L1_CHANNEL": "erp:l1"}))
 	require.NoError(t, err)
 	require.Equal(t, 48*time.Hour, c.WorkflowRetention)
+	require.Equal(t, "erp:l1", c.L1Channel)
 }
 
 func TestLoadJobTimeouts(t *testing.T) {

@@ -78,7 +78,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	keys := cache.Keys{HashTag: cfg.HashTags}
 
-	if err := prepare(ctx, o, pool, rediswrite.New(rdb, cfg.ValueFormat, keys), cat); err != nil {
+	if err := prepare(ctx, o, pool, rediswrite.New(rdb, cfg.ValueFormat, keys, cfg.L1Channel), cat); err != nil {
 		return err
 	}
 

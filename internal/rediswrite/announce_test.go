@@ -43,8 +43,7 @@ func testWriterKeepsL1Coherent(t *testing.T, writerRDB, readerRDB redis.Universa
 	ctx := context.Background()
 	id := strings.ToLower(rand.Text()[:10])
 	ch := "cwtest:" + id + ":inval" // the test's own channel: parallel tests publish too
-	w := New(writerRDB, cache.FormatJSON, keys)
-	w.channel = ch
+	w := New(writerRDB, cache.FormatJSON, keys, ch)
 	path(w)
 	c := cache.New(readerRDB, cache.WithL1(cache.L1Options{Channel: ch, TTL: time.Hour}))
 	t.Cleanup(func() { _ = c.Close() })

@@ -33,7 +33,7 @@ func TestWriterCluster(t *testing.T) {
 		t.Run(fmt.Sprintf("hashtag=%v", keys.HashTag), func(t *testing.T) {
 			t.Parallel()
 			rdb := newClient(t)
-			w := New(rdb, cache.FormatJSON, keys)
+			w := New(rdb, cache.FormatJSON, keys, cache.DefaultInvalidationChannel)
 			tn, neighbour := tenant(), tenant()
 			write := func(tn cache.Tenant, version int64, n int, value string) WriteStats {
 				t.Helper()

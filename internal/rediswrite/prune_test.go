@@ -49,7 +49,7 @@ func TestPrune(t *testing.T) {
 	t.Parallel()
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
-	w := New(rdb, cache.FormatJSON, cache.Keys{})
+	w := New(rdb, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel)
 	tn := cache.MustTenant("t1")
 	ks := writeVendors(t, w, cache.Keys{}, tn, 10, 1, 2, 3)
 
@@ -104,7 +104,7 @@ func TestBatchPrune(t *testing.T) {
 	t.Parallel()
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
-	w := New(rdb, cache.FormatJSON, cache.Keys{})
+	w := New(rdb, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel)
 	tn := cache.MustTenant("t1")
 	ks := writeVendors(t, w, cache.Keys{}, tn, 10, 1, 2, 3)
 
@@ -160,7 +160,7 @@ func TestPruneCluster(t *testing.T) {
 		t.Run("hashtag="+strconv.FormatBool(keys.HashTag), func(t *testing.T) {
 			t.Parallel()
 			rdb := testenv.NewClusterClient(t, cl)
-			w := New(rdb, cache.FormatJSON, keys)
+			w := New(rdb, cache.FormatJSON, keys, cache.DefaultInvalidationChannel)
 			require.Equal(t, !keys.HashTag, w.perKey)
 			tn := cache.MustTenant("pr" + strings.ToLower(rand.Text()[:10]))
 			ks := writeVendors(t, w, keys, tn, 10, 1, 2, 3, 4, 5, 6)

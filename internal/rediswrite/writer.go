@@ -69,7 +69,8 @@ return #KEYS - 1
 // of the script: plain SETs cost Redis less than a script that copies every value into Lua.
 //
 // Every chunk written, every prune and every invalidation is announced on the L1 invalidation
-// channel ([cache.DefaultInvalidationChannel]) with [cache.InvalidationPayload], so that the L1
+// channel (New's channel; applications' default is [cache.DefaultInvalidationChannel]) with
+// [cache.InvalidationPayload], so that the L1
 // tier of every Go application reading the keys through package cache drops them: one message
 // per chunk of up to 1,024 keys (so one per dataset write for all but the largest datasets).
 // On a single Redis the message rides at the end of the write's own pipeline, which Redis runs
@@ -117,11 +118,13 @@ const watchMinBytes = 16 << 10
 // the dataset's version key between the read and the write.
 const watchAttempts = 10
 
-// New returns a Writer storing values in format through rdb, for keys built by keys.
-func New(rdb redis.UniversalClient, format cache.Format, keys cache.Keys) *Writer {
+// New returns a Writer storing values in format through rdb, for keys built by keys, that
+// announces what it writes and removes on the L1 invalidation channel (the one the
+// applications set in [cache.L1Options], by default [cache.DefaultInvalidationChannel]).
+func New(rdb redis.UniversalClient, format cache.Format, keys cache.Keys, channel string) *Writer {
 	_, cluster := rdb.(*redis.ClusterClient)
 	w := &Writer{rdb: rdb, format: format, perCall: 256, perFlush: 1024, watchMinBytes: watchMinBytes, now: time.Now,
-		channel: cache.DefaultInvalidationChannel, chunks: make(chan *chunk, freeChunks)}
+		channel: channel, chunks: make(chan *chunk, freeChunks)}
 	if cluster && !keys.HashTag {
 		w.perKey, w.perCall = true, 1
 	}

@@ -36,7 +36,7 @@ func TestWriterStaleOverwriteGuard(t *testing.T) {
 func testStaleOverwriteGuard(t *testing.T, path func(*Writer)) {
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
-	w := New(rdb, cache.FormatJSON, cache.Keys{})
+	w := New(rdb, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel)
 	path(w)
 	tn := cache.MustTenant("t1")
 
@@ -81,7 +81,7 @@ func TestWriterBatchesAndScriptReload(t *testing.T) {
 			rdb, _ := testenv.NewRedis(t)
 			ctx := context.Background()
 			require.NoError(t, rdb.ScriptFlush(ctx).Err()) // the first flush must load the scripts itself
-			w := New(rdb, cache.FormatJSON, cache.Keys{})
+			w := New(rdb, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel)
 			path(w)
 			tn := cache.MustTenant("t1")
 			b := w.NewBatch(tn, "vendors", 1, time.Minute)
@@ -131,7 +131,7 @@ func TestWriterWatchRetry(t *testing.T) {
 				require.NoError(t, other.Set(ctx, verKey, tc.other, time.Minute).Err())
 			}}
 			rdb.AddHook(hook)
-			w := New(rdb, cache.FormatJSON, cache.Keys{})
+			w := New(rdb, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel)
 			writePaths["watch"](w)
 			b := w.NewBatch(tn, "chart_of_accounts", 10, time.Minute)
 			require.NoError(t, b.Add(ctx, "finance:coa:t1", []byte(`["v10"]`)))
@@ -173,7 +173,7 @@ func TestWriterReusesChunks(t *testing.T) {
 	t.Parallel()
 	rdb, _ := testenv.NewRedis(t)
 	ctx := context.Background()
-	w := New(rdb, cache.FormatJSON, cache.Keys{})
+	w := New(rdb, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel)
 	w.perFlush = 4
 	for i := range 3 {
 		b := w.NewBatch(cache.MustTenant("t1"), "reuse", int64(i+1), time.Minute)
@@ -249,7 +249,7 @@ func BenchmarkWriterBatch(b *testing.B) {
 func benchmarkWriterBatch(b *testing.B, path func(*Writer)) {
 	rdb, _ := testenv.NewRedis(b)
 	ctx := context.Background()
-	w := New(rdb, cache.FormatJSON, cache.Keys{})
+	w := New(rdb, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel)
 	path(w)
 	tn := cache.MustTenant("t1")
 	val := []byte(`{"v":"` + strings.Repeat("x", 700) + `"}`)

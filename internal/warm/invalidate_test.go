@@ -69,7 +69,7 @@ func TestInvalidateIsTenantExact(t *testing.T) {
 	_, err := env.Pool.Exec(ctx, `DELETE FROM cachewarm.river_job`)
 	require.NoError(t, err)
 	cat := mustDefault(t)
-	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel), cache.Keys{}, cat, fixture.Logger(t))
 	for _, id := range []string{"t1", "t10", "t1x"} {
 		res, err := w.Datasets(ctx, cache.MustTenant(id), cat.Names())
 		require.NoError(t, err)

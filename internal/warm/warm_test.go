@@ -63,7 +63,7 @@ JOIN chart_of_accounts a ON a.tenant_id = $1::text AND a.id = 1`})
 	require.NoError(t, err)
 	_, err = migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel), cache.Keys{}, cat, fixture.Logger(t))
 	return probeBundle{env: env, cat: cat, warmer: w}
 }
 
@@ -311,7 +311,7 @@ func TestOpenChangeDoesNotBlockWarm(t *testing.T) {
 	t.Parallel()
 	env := fixture.New(t, 1)
 	ctx := context.Background()
-	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, mustDefault(t), fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel), cache.Keys{}, mustDefault(t), fixture.Logger(t))
 	_, err := w.Datasets(ctx, t001, []string{"chart_of_accounts"}) // the version row exists
 	require.NoError(t, err)
 
@@ -375,7 +375,7 @@ func TestFailedQueryDoesNotFailTheDatasetsAfterIt(t *testing.T) {
 	cat := fixture.CatalogWith(t, map[string]string{"broken": fixture.BrokenDataset(catalog.PhaseCritical)})
 	_, err := migrations.Migrate(ctx, env.Pool, cat, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}), cache.Keys{}, cat, fixture.Logger(t))
+	w := warm.New(env.Pool, rediswrite.New(env.Redis, cache.FormatJSON, cache.Keys{}, cache.DefaultInvalidationChannel), cache.Keys{}, cat, fixture.Logger(t))
 
 	res, err := w.Datasets(ctx, t001, []string{"current_period", "broken", "pipeline_stages", "vendors"})
 	require.NoError(t, err)
