@@ -50,7 +50,7 @@ func TestCluster(t *testing.T) {
 					require.Equal(t, account{Code: fmt.Sprint(i), Name: ":n"}, got)
 				}
 				if !keys.HashTag {
-					requireSlots(t, rdb, ks, 2) // the plain keys land on several nodes
+					testenv.RequireSlots(t, rdb, ks, 2) // the plain keys land on several nodes
 				}
 				require.NoError(t, c.Delete(ctx, ks...), "one DEL per key: keys on every node")
 				for _, k := range ks {
@@ -109,7 +109,7 @@ func TestCluster(t *testing.T) {
 			n, err := rdb.Exists(ctx, lockKey(key)).Result()
 			require.NoError(t, err)
 			require.Zero(t, n, "the load lock is released")
-			requireSlots(t, rdb, []string{key, lockKey(key)}, 1)
+			testenv.RequireSlots(t, rdb, []string{key, lockKey(key)}, 1)
 			for _, c := range caches {
 				require.Zero(t, c.Stats().Errors)
 			}
@@ -169,36 +169,6 @@ func TestCluster(t *testing.T) {
 
 // ClusterMasters mirrors testenv.ClusterMasters for readability.
 const ClusterMasters = testenv.ClusterMasters
-
-// requireSlots checks that keys share one cluster slot (want 1) or live on at least want
-// distinct nodes.
-func requireSlots(t *testing.T, rdb *redis.ClusterClient, keys []string, want int) {
-	t.Helper()
-	ctx := context.Background()
-	slots := map[int64]bool{}
-	for _, k := range keys {
-		s, err := rdb.ClusterKeySlot(ctx, k).Result()
-		require.NoError(t, err)
-		slots[s] = true
-	}
-	if want == 1 {
-		require.Len(t, slots, 1, "keys share one slot: %v", keys[:min(len(keys), 5)])
-		return
-	}
-	shards, err := rdb.ClusterShards(ctx).Result()
-	require.NoError(t, err)
-	nodes := map[int]bool{} // shard index: one master each
-	for s := range slots {
-		for i, sh := range shards {
-			for _, r := range sh.Slots {
-				if s >= r.Start && s <= r.End {
-					nodes[i] = true
-				}
-			}
-		}
-	}
-	require.GreaterOrEqual(t, len(nodes), want, "keys spread over %d nodes", want)
-}
 
 // getCounter is a go-redis hook that closes a channel once a client has sent n GETs of a key.
 type getCounter struct {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,76 +58,28 @@ func TestWriterCluster(t *testing.T) {
 				all[i] = keys.Vendor(tn, int64(i))
 			}
 			if keys.HashTag {
-				requireSlots(t, rdb, append(all, DatasetVersionKey(tn, "vendors"), IndexKey(tn, "vendors")), 1)
+				testenv.RequireSlots(t, rdb, append(all, DatasetVersionKey(tn, "vendors"), IndexKey(tn, "vendors")), 1)
 			} else {
-				requireSlots(t, rdb, all, testenv.ClusterMasters)
+				testenv.RequireSlots(t, rdb, all, testenv.ClusterMasters)
 			}
 			for _, k := range all[:20] {
-				requireSlots(t, rdb, []string{k, VersionKey(k)}, 1)
+				testenv.RequireSlots(t, rdb, []string{k, VersionKey(k)}, 1)
 			}
 
 			deleted, err := w.Invalidate(ctx, tn, []string{"vendors"})
 			require.NoError(t, err)
 			require.Equal(t, n, deleted)
 			var left []string
-			for _, k := range scanCluster(t, rdb, "*"+tn.String()+"*") {
+			for _, k := range testenv.ScanCluster(t, rdb, "*"+tn.String()+"*") {
 				if !strings.HasSuffix(k, ":ver") && !strings.HasPrefix(k, "cachewarm:ver:") {
 					left = append(left, k) // version keys stay until they expire
 				}
 			}
 			require.Empty(t, left, "data keys and the index are gone")
-			require.NotEmpty(t, scanCluster(t, rdb, "*"+neighbour.String()+"*"), "the other tenant is untouched")
+			require.NotEmpty(t, testenv.ScanCluster(t, rdb, "*"+neighbour.String()+"*"), "the other tenant is untouched")
 			for i := range 3 {
 				require.EqualValues(t, 1, rdb.Exists(ctx, keys.Vendor(neighbour, int64(i))).Val())
 			}
 		})
 	}
-}
-
-// requireSlots checks that keys share one cluster slot (want 1) or live on at least want
-// distinct nodes.
-func requireSlots(t *testing.T, rdb *redis.ClusterClient, keys []string, want int) {
-	t.Helper()
-	ctx := context.Background()
-	slots := map[int64]bool{}
-	for _, k := range keys {
-		s, err := rdb.ClusterKeySlot(ctx, k).Result()
-		require.NoError(t, err)
-		slots[s] = true
-	}
-	if want == 1 {
-		require.Len(t, slots, 1, "keys share one slot: %v", keys[:min(len(keys), 5)])
-		return
-	}
-	shards, err := rdb.ClusterShards(ctx).Result()
-	require.NoError(t, err)
-	nodes := map[int]bool{} // shard index: one master each
-	for s := range slots {
-		for i, sh := range shards {
-			for _, r := range sh.Slots {
-				if s >= r.Start && s <= r.End {
-					nodes[i] = true
-				}
-			}
-		}
-	}
-	require.GreaterOrEqual(t, len(nodes), want, "keys spread over %d nodes", want)
-}
-
-// scanCluster returns the keys matching pattern on every master, sorted.
-func scanCluster(t *testing.T, rdb *redis.ClusterClient, pattern string) []string {
-	t.Helper()
-	var mu sync.Mutex
-	var out []string
-	require.NoError(t, rdb.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
-		iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
-		for iter.Next(ctx) {
-			mu.Lock()
-			out = append(out, iter.Val())
-			mu.Unlock()
-		}
-		return iter.Err()
-	}))
-	slices.Sort(out)
-	return out
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,4 +268,63 @@ func tail(path string) string {
 	}
 	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
 	return string(bytes.Join(lines[max(0, len(lines)-15):], []byte("\n")))
+}
+
+// RequireSlots fails the test unless keys share one cluster slot (want 1) or live on at least
+// want distinct masters of rdb.
+func RequireSlots(t testing.TB, rdb *redis.ClusterClient, keys []string, want int) {
+	t.Helper()
+	ctx := context.Background()
+	slots := map[int64]bool{}
+	for _, k := range keys {
+		s, err := rdb.ClusterKeySlot(ctx, k).Result()
+		if err != nil {
+			t.Fatalf("slot of %s: %v", k, err)
+		}
+		slots[s] = true
+	}
+	if want == 1 {
+		if len(slots) != 1 {
+			t.Fatalf("keys are in %d slots, want one: %v", len(slots), keys[:min(len(keys), 5)])
+		}
+		return
+	}
+	shards, err := rdb.ClusterShards(ctx).Result()
+	if err != nil {
+		t.Fatalf("cluster shards: %v", err)
+	}
+	nodes := map[int]bool{} // shard index: one master each
+	for s := range slots {
+		for i, sh := range shards {
+			for _, r := range sh.Slots {
+				if s >= r.Start && s <= r.End {
+					nodes[i] = true
+				}
+			}
+		}
+	}
+	if len(nodes) < want {
+		t.Fatalf("keys are on %d masters, want at least %d", len(nodes), want)
+	}
+}
+
+// ScanCluster returns the keys matching pattern on every master of rdb, sorted.
+func ScanCluster(t testing.TB, rdb *redis.ClusterClient, pattern string) []string {
+	t.Helper()
+	var mu sync.Mutex
+	var out []string
+	err := rdb.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
+		iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			out = append(out, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
+	})
+	if err != nil {
+		t.Fatalf("scan %s on every master: %v", pattern, err)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -163,7 +163,7 @@ func TestWarmThroughCluster(t *testing.T) {
 		want = append(want, owned[tn.String()].all()...)
 	}
 	slices.Sort(want)
-	requireSameKeys(t, want, scanCluster(t, b.rdb, "*"), "the cluster holds exactly the tenants' keys, versions and indexes")
+	requireSameKeys(t, want, testenv.ScanCluster(t, b.rdb, "*"), "the cluster holds exactly the tenants' keys, versions and indexes")
 	var mu sync.Mutex
 	perNode := map[string]int64{}
 	require.NoError(t, b.rdb.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
@@ -186,7 +186,7 @@ func TestWarmThroughCluster(t *testing.T) {
 	rest := append(owned["t001"].all(), owned["t003"].all()...)
 	rest = append(rest, owned["t002"].versions...)
 	slices.Sort(rest)
-	requireSameKeys(t, rest, scanCluster(t, b.rdb, "*"), "only t002's keys are gone")
+	requireSameKeys(t, rest, testenv.ScanCluster(t, b.rdb, "*"), "only t002's keys are gone")
 	b.requireTenantExact(t, cache.MustTenant("t001"))
 
 	// A change re-warm goes through the cluster too.
@@ -231,31 +231,13 @@ func TestHashTagsShareOneSlotPerTenant(t *testing.T) {
 		require.Contains(t, owned, rediswrite.DatasetVersionKey(tn, "chart_of_accounts"))
 	}
 	slices.Sort(want)
-	requireSameKeys(t, want, scanCluster(t, b.rdb, "*"), "the cluster holds exactly the tenants' keys")
+	requireSameKeys(t, want, testenv.ScanCluster(t, b.rdb, "*"), "the cluster holds exactly the tenants' keys")
 
 	res, err := b.w.Warmer().Invalidate(ctx, cache.MustTenant("t001"), nil, false, "test")
 	require.NoError(t, err)
 	require.Positive(t, res.Deleted)
-	for _, k := range scanCluster(t, b.rdb, "*{t001}*") {
+	for _, k := range testenv.ScanCluster(t, b.rdb, "*{t001}*") {
 		require.True(t, strings.HasPrefix(k, "cachewarm:ver:"), "only t001's version keys are left, not %s", k)
 	}
 	b.requireTenantExact(t, cache.MustTenant("t002"))
-}
-
-// scanCluster returns the keys matching pattern on every master, sorted.
-func scanCluster(t *testing.T, rdb *redis.ClusterClient, pattern string) []string {
-	t.Helper()
-	var mu sync.Mutex
-	var out []string
-	require.NoError(t, rdb.ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
-		iter := n.Scan(ctx, 0, pattern, 1000).Iterator()
-		for iter.Next(ctx) {
-			mu.Lock()
-			out = append(out, iter.Val())
-			mu.Unlock()
-		}
-		return iter.Err()
-	}))
-	slices.Sort(out)
-	return out
 }
