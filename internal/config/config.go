@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,107 +142,129 @@ type Redis struct {
 // Load reads the configuration through lookup (os.LookupEnv in main) and validates it. Every
 // problem is reported, each naming its variable; no password appears in an error.
 func Load(lookup func(string) (string, bool)) (Config, error) {
-	get := func(name string) string {
-		v, _ := lookup(name)
-		return strings.TrimSpace(v)
-	}
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
-	}
-	boolean := func(name string, def bool) bool {
-		v := get(name)
-		if v == "" {
-			return def
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			bad(name, "%q is not a boolean (want true or false)", v)
-			return def
-		}
-		return b
-	}
-	positive := func(name string, def int) int {
-		v := get(name)
-		if v == "" {
-			return def
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			bad(name, "%q is not a positive whole number", v)
-			return def
-		}
-		return n
-	}
-
+	e := &envReader{lookup: lookup}
 	c := Config{
-		DatabaseURL:     cmp.Or(get("DATABASE_URL"), DefaultDatabaseURL),
-		WarmingEnabled:  boolean("CACHE_WARMING_ENABLED", true),
-		StartupWarm:     boolean("CACHEWARM_STARTUP_WARM", true),
-		Phase3Enabled:   boolean("CACHE_WARMING_PHASE3_ENABLED", false),
-		RefreshCritical: cmp.Or(get("CACHE_REFRESH_CRITICAL"), DefaultRefreshCritical),
-		RefreshHigh:     cmp.Or(get("CACHE_REFRESH_HIGH"), DefaultRefreshHigh),
-		RefreshMedium:   cmp.Or(get("CACHE_REFRESH_MEDIUM"), DefaultRefreshMedium),
-		HTTPAddr:        cmp.Or(get("HTTP_ADDR"), DefaultHTTPAddr),
-		L1Channel:       cmp.Or(get("CACHEWARM_L1_CHANNEL"), cache.DefaultInvalidationChannel),
-		APIToken:        get("CACHEWARM_API_TOKEN"),
-		DatasetsDir:     get("CACHEWARM_DATASETS_DIR"),
-		HashTags:        boolean("CACHEWARM_KEY_HASH_TAGS", false),
-		Workers:         positive("CACHEWARM_WORKERS", 8),
-		ChangeWorkers:   positive("CACHEWARM_CHANGE_WORKERS", 4),
-		ShutdownTimeout: 30 * time.Second,
-		JobTimeout:      DefaultJobTimeout,
+		DatabaseURL:       cmp.Or(e.get("DATABASE_URL"), DefaultDatabaseURL),
+		WarmingEnabled:    e.boolean("CACHE_WARMING_ENABLED", true),
+		StartupWarm:       e.boolean("CACHEWARM_STARTUP_WARM", true),
+		Phase3Enabled:     e.boolean("CACHE_WARMING_PHASE3_ENABLED", false),
+		RefreshCritical:   e.schedule("CACHE_REFRESH_CRITICAL", DefaultRefreshCritical),
+		RefreshHigh:       e.schedule("CACHE_REFRESH_HIGH", DefaultRefreshHigh),
+		RefreshMedium:     e.schedule("CACHE_REFRESH_MEDIUM", DefaultRefreshMedium),
+		HTTPAddr:          cmp.Or(e.get("HTTP_ADDR"), DefaultHTTPAddr),
+		L1Channel:         cmp.Or(e.get("CACHEWARM_L1_CHANNEL"), cache.DefaultInvalidationChannel),
+		APIToken:          e.get("CACHEWARM_API_TOKEN"),
+		DatasetsDir:       e.get("CACHEWARM_DATASETS_DIR"),
+		HashTags:          e.boolean("CACHEWARM_KEY_HASH_TAGS", false),
+		Workers:           e.positive("CACHEWARM_WORKERS", 8),
+		ChangeWorkers:     e.positive("CACHEWARM_CHANGE_WORKERS", 4),
+		ShutdownTimeout:   e.duration("CACHEWARM_SHUTDOWN_TIMEOUT", 30*time.Second),
+		JobTimeout:        e.duration("CACHEWARM_JOB_TIMEOUT", DefaultJobTimeout),
+		ChangeCapture:     e.oneOf("CACHEWARM_CHANGE_CAPTURE", "triggers", "logical"),
+		ChangePoll:        e.duration("CACHEWARM_CHANGE_POLL", DefaultChangePoll),
+		WorkflowRetention: e.duration("CACHEWARM_WORKFLOW_RETENTION", DefaultWorkflowRetention),
+		Redis:             e.redis(),
 	}
 	if _, err := pgxpool.ParseConfig(c.DatabaseURL); err != nil {
-		bad("DATABASE_URL", "%s", dsnUnparseable(err))
-	}
-	for name, spec := range map[string]string{
-		"CACHE_REFRESH_CRITICAL": c.RefreshCritical, "CACHE_REFRESH_HIGH": c.RefreshHigh, "CACHE_REFRESH_MEDIUM": c.RefreshMedium,
-	} {
-		if _, err := ParseSchedule(spec); err != nil {
-			bad(name, "%v", err)
-		}
+		e.bad("DATABASE_URL", "%s", dsnUnparseable(err))
 	}
 	var err error
-	switch c.ChangeCapture = cmp.Or(get("CACHEWARM_CHANGE_CAPTURE"), "triggers"); c.ChangeCapture {
-	case "triggers", "logical":
-	default:
-		bad("CACHEWARM_CHANGE_CAPTURE", "%q: want triggers or logical", c.ChangeCapture)
+	if c.ValueFormat, err = cache.ParseFormat(e.get("CACHE_VALUE_FORMAT")); err != nil {
+		e.bad("CACHE_VALUE_FORMAT", "%v", err)
 	}
-	if c.ValueFormat, err = cache.ParseFormat(get("CACHE_VALUE_FORMAT")); err != nil {
-		bad("CACHE_VALUE_FORMAT", "%v", err)
-	}
-	if v := get("CACHEWARM_SHUTDOWN_TIMEOUT"); v != "" {
-		if c.ShutdownTimeout, err = time.ParseDuration(v); err != nil || c.ShutdownTimeout <= 0 {
-			bad("CACHEWARM_SHUTDOWN_TIMEOUT", "%q is not a positive duration such as 30s", v)
-		}
-	}
-
-	duration := func(name string, def time.Duration) time.Duration {
-		v := get(name)
-		if v == "" {
-			return def
-		}
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			bad(name, "%q is not a positive duration such as 30s", v)
-			return def
-		}
-		return d
-	}
-	c.JobTimeout = duration("CACHEWARM_JOB_TIMEOUT", DefaultJobTimeout)
-	c.RescueAfter = duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
-	c.ChangePoll = duration("CACHEWARM_CHANGE_POLL", DefaultChangePoll)
-	c.WorkflowRetention = duration("CACHEWARM_WORKFLOW_RETENTION", DefaultWorkflowRetention)
+	c.RescueAfter = e.duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
 	if c.RescueAfter < c.JobTimeout {
-		bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
+		e.bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
 	}
+	if len(e.errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(e.errs...))
+	}
+	return c, nil
+}
 
-	r := &c.Redis
-	r.URL = get("REDIS_URL")
-	r.TLSCAFile = get("REDIS_TLS_CA_FILE")
-	r.Password = get("REDIS_PASSWORD")
-	if v := get("REDIS_CLUSTER_ADDRS"); v != "" {
+// envReader reads settings through lookup and collects every problem, each naming its
+// variable, so that Load reports them all at once.
+type envReader struct {
+	lookup func(string) (string, bool)
+	errs   []error
+}
+
+// get returns the variable's value, trimmed; "" when it is unset.
+func (e *envReader) get(name string) string {
+	v, _ := e.lookup(name)
+	return strings.TrimSpace(v)
+}
+
+// bad records a problem with variable name.
+func (e *envReader) bad(name, format string, args ...any) {
+	e.errs = append(e.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+}
+
+// boolean reads true or false (strconv.ParseBool's spellings); def when unset.
+func (e *envReader) boolean(name string, def bool) bool {
+	v := e.get(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.bad(name, "%q is not a boolean (want true or false)", v)
+		return def
+	}
+	return b
+}
+
+// positive reads a whole number of at least 1; def when unset.
+func (e *envReader) positive(name string, def int) int {
+	v := e.get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		e.bad(name, "%q is not a positive whole number", v)
+		return def
+	}
+	return n
+}
+
+// duration reads a positive duration such as 30s; def when unset.
+func (e *envReader) duration(name string, def time.Duration) time.Duration {
+	v := e.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		e.bad(name, "%q is not a positive duration such as 30s", v)
+		return def
+	}
+	return d
+}
+
+// schedule reads a refresh schedule (see ParseSchedule); def when unset.
+func (e *envReader) schedule(name, def string) string {
+	spec := cmp.Or(e.get(name), def)
+	if _, err := ParseSchedule(spec); err != nil {
+		e.bad(name, "%v", err)
+	}
+	return spec
+}
+
+// oneOf reads one of choices; the first when unset.
+func (e *envReader) oneOf(name string, choices ...string) string {
+	v := cmp.Or(e.get(name), choices[0])
+	if !slices.Contains(choices, v) {
+		e.bad(name, "%q: want %s", v, strings.Join(choices, " or "))
+	}
+	return v
+}
+
+// redis reads where Redis is: REDIS_URL, or REDIS_HOST, REDIS_PORT and REDIS_DB, or
+// REDIS_CLUSTER_ADDRS; with REDIS_PASSWORD and REDIS_TLS_CA_FILE.
+func (e *envReader) redis() Redis {
+	r := Redis{URL: e.get("REDIS_URL"), TLSCAFile: e.get("REDIS_TLS_CA_FILE"), Password: e.get("REDIS_PASSWORD")}
+	if v := e.get("REDIS_CLUSTER_ADDRS"); v != "" {
 		n := 0
 		for a := range strings.SplitSeq(v, ",") {
 			if a = strings.TrimSpace(a); a == "" {
@@ -251,46 +274,45 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 			if u := clusterEntryURL(a); u != "" {
 				addr, err := r.clusterURL(u)
 				if err != nil {
-					bad("REDIS_CLUSTER_ADDRS", "entry %d: %v", n, err)
+					e.bad("REDIS_CLUSTER_ADDRS", "entry %d: %v", n, err)
 					continue
 				}
 				a = addr
 			}
 			if _, _, err := splitHostPort(a); err != nil {
 				// Not quoted: a connection string put here by mistake may hold a password.
-				bad("REDIS_CLUSTER_ADDRS", "entry %d: %v", n, err)
+				e.bad("REDIS_CLUSTER_ADDRS", "entry %d: %v", n, err)
 			}
 			r.ClusterAddrs = append(r.ClusterAddrs, a)
 		}
 	}
 	if r.TLSCAFile != "" {
 		if !strings.HasPrefix(r.URL, "rediss://") {
-			bad("REDIS_TLS_CA_FILE", "is set, but TLS is off: give REDIS_URL as rediss://...")
+			e.bad("REDIS_TLS_CA_FILE", "is set, but TLS is off: give REDIS_URL as rediss://...")
 		} else if _, err := r.tlsRoots(); err != nil {
-			bad("REDIS_TLS_CA_FILE", "%v", err)
+			e.bad("REDIS_TLS_CA_FILE", "%v", err)
 		}
 	}
 	if r.URL != "" {
 		if _, err := redis.ParseURL(r.URL); err != nil {
-			bad("REDIS_URL", "%s", unparseable)
+			e.bad("REDIS_URL", "%s", unparseable)
 		}
-	} else {
-		host := cmp.Or(get("REDIS_HOST"), "127.0.0.1")
-		port := cmp.Or(get("REDIS_PORT"), "6379")
-		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-			bad("REDIS_PORT", "%q is not a port number (1-65535)", port)
-		}
-		r.Addr = host + ":" + port
-		if v := get("REDIS_DB"); v != "" {
-			if r.DB, err = strconv.Atoi(v); err != nil || r.DB < 0 {
-				bad("REDIS_DB", "%q is not a database number (0 or more)", v)
-			}
-		}
+		return r
 	}
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("invalid configuration: %w", errors.Join(errs...))
+	host := cmp.Or(e.get("REDIS_HOST"), "127.0.0.1")
+	port := cmp.Or(e.get("REDIS_PORT"), "6379")
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		e.bad("REDIS_PORT", "%q is not a port number (1-65535)", port)
 	}
-	return c, nil
+	r.Addr = host + ":" + port
+	if v := e.get("REDIS_DB"); v != "" {
+		db, err := strconv.Atoi(v)
+		if err != nil || db < 0 {
+			e.bad("REDIS_DB", "%q is not a database number (0 or more)", v)
+		}
+		r.DB = db
+	}
+	return r
 }
 
 // clusterURL parses a REDIS_CLUSTER_ADDRS entry written as a URL and returns its host:port.
