@@ -100,7 +100,7 @@ func New(d Deps) (*Worker, error) {
 	w.warmer = warm.New(d.Pool, rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, cfg.JobTimeout, w.metrics.ObservePhase, d.Logger))
+	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, nil, cfg.JobTimeout, w.metrics.ObservePhase, d.Logger))
 	river.AddWorker(workers, jobs.NewWarmDatasetsWorker(w.warmer, cfg.DatasetJobTimeout(), w.metrics.ObserveDatasets, d.Logger))
 	river.AddWorker(workers, jobs.NewRefreshWorker(w.workflows.StartRefresh, cfg.JobTimeout, d.Logger))
 	retention := cmp.Or(cfg.WorkflowRetention, config.DefaultWorkflowRetention)
