@@ -73,6 +73,9 @@ type Warm struct {
 	Evicted int64 `json:"evicted"`
 	// Skipped are the tenant x phases the memory budget skipped or removed.
 	Skipped []Skip `json:"skipped"`
+	// PartialBySkips counts the warm's workflows that ended partial only because the memory
+	// budget skipped phases (no dataset failed).
+	PartialBySkips int `json:"partialBySkips"`
 }
 
 // Skip is one tenant x phase the memory budget did not write, or removed.
@@ -128,6 +131,13 @@ ORDER BY r.tenant_id, array_position(ARRAY['critical', 'high', 'medium'], p.phas
 	w.Skipped, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Skip])
 	if err != nil {
 		return w, fmt.Errorf("read warm: skipped phases: %w", err)
+	}
+	err = pool.QueryRow(ctx, `
+SELECT count(*) FROM cachewarm.workflow_runs r
+WHERE r.id = ANY($1::bigint[]) AND r.state = 'partial'
+  AND NOT EXISTS (SELECT 1 FROM cachewarm.workflow_phases p WHERE p.workflow_id = r.id AND p.state = 'failed')`, ids).Scan(&w.PartialBySkips)
+	if err != nil {
+		return w, fmt.Errorf("read warm: %w", err)
 	}
 	return w, nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/budget"
+	"github.com/cachewarm/cachewarm/internal/demand"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -112,6 +114,12 @@ type Config struct {
 	// status, /api/cache/workflows) before the reaper deletes it
 	// (CACHEWARM_WORKFLOW_RETENTION, default 168h: a week).
 	WorkflowRetention time.Duration
+	// MemoryBudget keeps the warm's writes within bytes or a percentage of Redis's maxmemory
+	// (CACHEWARM_MEMORY_BUDGET, default 80%; docs/memory.md).
+	MemoryBudget budget.Limit
+	// DemandSample is how often the leader samples the tenants' predicted demand
+	// (CACHEWARM_DEMAND_SAMPLE, default 1m; 0 when set to off; docs/memory.md).
+	DemandSample time.Duration
 }
 
 // Redis is where and how to reach Redis.
@@ -228,6 +236,16 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c.RescueAfter = duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
 	c.ChangePoll = duration("CACHEWARM_CHANGE_POLL", DefaultChangePoll)
 	c.WorkflowRetention = duration("CACHEWARM_WORKFLOW_RETENTION", DefaultWorkflowRetention)
+	if lim, err := budget.ParseLimit(get("CACHEWARM_MEMORY_BUDGET")); err != nil {
+		bad("CACHEWARM_MEMORY_BUDGET", "%v", err)
+	} else {
+		c.MemoryBudget = lim
+	}
+	if v := get("CACHEWARM_DEMAND_SAMPLE"); strings.EqualFold(v, "off") {
+		c.DemandSample = 0
+	} else {
+		c.DemandSample = duration("CACHEWARM_DEMAND_SAMPLE", demand.DefaultInterval)
+	}
 	if c.RescueAfter < c.JobTimeout {
 		bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
 	}
@@ -338,6 +356,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("change_capture", c.ChangeCapture),
 		slog.Duration("change_poll", c.ChangePoll),
 		slog.Duration("workflow_retention", c.WorkflowRetention),
+		slog.String("memory_budget", c.MemoryBudget.String()),
+		slog.Duration("demand_sample", c.DemandSample),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)
 }
