@@ -67,9 +67,9 @@ type Budget interface {
 type Admission struct {
 	// Skip, if not empty, says why the phase must not be written.
 	Skip string
-	// Done, if not nil, is called once when the admitted phase has been written (or failed):
-	// it releases what the admission reserved.
-	Done func(ctx context.Context)
+	// Done, if not nil, is called once when the admitted phase has been written (or failed),
+	// with the bytes it wrote: it releases what the admission reserved.
+	Done func(ctx context.Context, bytesWritten int64)
 }
 
 // Workflow is what the phase worker needs from the workflow service (package workflows).
@@ -129,7 +129,7 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 	}
 	results, err := w.warmer.Phase(ctx, t, job.Args.Phase)
 	if adm.Done != nil {
-		adm.Done(context.WithoutCancel(ctx))
+		adm.Done(context.WithoutCancel(ctx), warm.Total(results).Bytes)
 	}
 	stopMarking() // from here on, the phase's completion records the workflow's state
 	if err != nil {

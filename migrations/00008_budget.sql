@@ -4,7 +4,8 @@
 ALTER TABLE cachewarm.workflow_phases DROP CONSTRAINT workflow_phases_state_check;
 ALTER TABLE cachewarm.workflow_phases ADD CONSTRAINT workflow_phases_state_check
     CHECK (state IN ('completed', 'failed', 'skipped'));
-ALTER TABLE cachewarm.workflow_phases ADD COLUMN skip_reason text;
+-- skipped_at is set when the budget removed a written phase to make room for another tenant.
+ALTER TABLE cachewarm.workflow_phases ADD COLUMN skip_reason text, ADD COLUMN skipped_at timestamptz;
 
 -- One row per warm (what `cachewarm warm --wait` waits for): Redis's evicted_keys counter when
 -- it started and when it ended, and the workflows it started.
@@ -29,7 +30,7 @@ CREATE TABLE cachewarm.tenant_demand (
 -- +goose Down
 DROP TABLE cachewarm.tenant_demand;
 DROP TABLE cachewarm.warms;
-ALTER TABLE cachewarm.workflow_phases DROP COLUMN skip_reason;
+ALTER TABLE cachewarm.workflow_phases DROP COLUMN skip_reason, DROP COLUMN skipped_at;
 DELETE FROM cachewarm.workflow_phases WHERE state = 'skipped';
 ALTER TABLE cachewarm.workflow_phases DROP CONSTRAINT workflow_phases_state_check;
 ALTER TABLE cachewarm.workflow_phases ADD CONSTRAINT workflow_phases_state_check

@@ -58,6 +58,10 @@ type Gate struct {
 	estimates map[string]int64 // latest bytes_written by tenant/phase
 	readAt    time.Time
 	evicted   int64 // the highest evicted_keys seen, for the per-phase deltas
+	// released is closed (and replaced) whenever a reservation is released.
+	released chan struct{}
+	// learning is closed when the phase admitted while no size of it was known finishes.
+	learning map[catalog.Phase]chan struct{}
 }
 
 var _ jobs.Budget = (*Gate)(nil)
@@ -66,7 +70,7 @@ var _ jobs.Budget = (*Gate)(nil)
 // more demanded tenants; metrics, if not nil, counts skipped phases and evictions.
 func NewGate(pool *pgxpool.Pool, rdb redis.UniversalClient, limit Limit, cat *catalog.Catalog, remover Remover, metrics *Metrics, logger *slog.Logger) *Gate {
 	return &Gate{pool: pool, rdb: rdb, limit: limit, cat: cat, remover: remover, metrics: metrics, logger: logger,
-		reserved: map[string]int64{}}
+		reserved: map[string]int64{}, learning: map[catalog.Phase]chan struct{}{}, released: make(chan struct{})}
 }
 
 func slot(t string, p catalog.Phase) string { return t + "/" + string(p) }
@@ -79,64 +83,113 @@ func slot(t string, p catalog.Phase) string { return t + "/" + string(p) }
 // (least demanded first, medium before high) and recorded as skipped; failing that the phase
 // is skipped.
 func (g *Gate) Admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (jobs.Admission, error) {
+	for {
+		adm, wait, err := g.admit(ctx, t, p)
+		if wait == nil {
+			return adm, err
+		}
+		select {
+		case <-ctx.Done():
+			return jobs.Admission{}, ctx.Err()
+		case <-wait:
+		}
+	}
+}
+
+// admit is Admit, or the channel to wait on before asking again: while no size of phase p is
+// known (no tenant's has been written yet), one such phase at a time is admitted, so that
+// the first phases of a first warm cannot overshoot the budget together.
+func (g *Gate) admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (jobs.Admission, <-chan struct{}, error) {
 	mem, err := redisinfo.Read(ctx, g.rdb)
 	if err != nil {
-		return jobs.Admission{}, fmt.Errorf("memory budget: %w", err)
+		return jobs.Admission{}, nil, fmt.Errorf("memory budget: %w", err)
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.evicted = max(g.evicted, mem.EvictedKeys)
 	budget := g.limit.Of(mem.MaxMemory)
 	if p == catalog.PhaseCritical || budget == 0 {
-		return jobs.Admission{Done: g.done("", 0)}, nil
+		return jobs.Admission{Done: g.done(t, p, 0, nil)}, nil, nil
 	}
 	present, err := g.present(ctx, t, p)
 	if err != nil {
-		return jobs.Admission{}, err
+		return jobs.Admission{}, nil, err
 	}
 	if present {
-		return jobs.Admission{Done: g.done("", 0)}, nil
+		return jobs.Admission{Done: g.done(t, p, 0, nil)}, nil, nil
 	}
 	if err := g.readEstimates(ctx); err != nil {
-		return jobs.Admission{}, err
+		return jobs.Admission{}, nil, err
 	}
-	need := int64(float64(g.estimate(t.String(), p)) * Overhead)
+	est, known := g.estimate(t.String(), p)
+	if ch, ok := g.learning[p]; !known && ok {
+		return jobs.Admission{}, ch, nil
+	}
+	need := int64(float64(est) * Overhead)
 	var reserved int64
 	for _, r := range g.reserved {
 		reserved += r
 	}
 	excess := mem.UsedMemory + reserved + need - budget
+	if excess > 0 && reserved > 0 {
+		// Phases in flight will soon say what they really took: decide then, on
+		// used_memory rather than on estimates.
+		return jobs.Admission{}, g.released, nil
+	}
+	var learned chan struct{}
+	if !known {
+		learned = make(chan struct{})
+		g.learning[p] = learned
+	}
 	if excess > 0 {
 		victims, err := g.plan(ctx, t, excess)
-		if err != nil {
-			return jobs.Admission{}, err
-		}
-		if victims == nil {
+		if err == nil && victims == nil {
+			g.logger.InfoContext(ctx, "memory budget: the phase does not fit", "tenant", t, "phase", p,
+				"used_memory", mem.UsedMemory, "reserved", reserved, "estimate", need, "budget", budget)
 			g.metrics.skipped(p)
-			return jobs.Admission{Skip: ReasonBudget}, nil
 		}
 		for _, v := range victims {
-			if err := g.makeRoom(ctx, v, t); err != nil {
-				return jobs.Admission{}, err
+			if err == nil {
+				err = g.makeRoom(ctx, v, t)
 			}
 		}
+		if err != nil || victims == nil {
+			if learned != nil {
+				delete(g.learning, p)
+				close(learned)
+			}
+			if err != nil {
+				return jobs.Admission{}, nil, err
+			}
+			return jobs.Admission{Skip: ReasonBudget}, nil, nil
+		}
 	}
-	s := slot(t.String(), p)
-	g.reserved[s] += need
-	return jobs.Admission{Done: g.done(s, need)}, nil
+	g.reserved[slot(t.String(), p)] += need
+	return jobs.Admission{Done: g.done(t, p, need, learned)}, nil, nil
 }
 
-// done returns the Done of an admission that reserved need under slot s: it releases it and
-// counts the evictions seen since the last look.
-func (g *Gate) done(s string, need int64) func(context.Context) {
-	return func(ctx context.Context) {
+// done returns the Done of an admission of tenant t's phase p that reserved need: it releases
+// it, learns the phase's size, ends the learning of the phase's size if learned is not nil,
+// and counts the evictions seen since the last look.
+func (g *Gate) done(t cache.Tenant, p catalog.Phase, need int64, learned chan struct{}) func(context.Context, int64) {
+	return func(ctx context.Context, written int64) {
 		mem, err := redisinfo.Read(ctx, g.rdb)
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if s != "" {
+		s := slot(t.String(), p)
+		if need > 0 {
 			if g.reserved[s] -= need; g.reserved[s] <= 0 {
 				delete(g.reserved, s)
 			}
+			close(g.released)
+			g.released = make(chan struct{})
+		}
+		if written > 0 && g.estimates != nil {
+			g.estimates[s] = written
+		}
+		if learned != nil {
+			delete(g.learning, p)
+			close(learned)
 		}
 		if err == nil && mem.EvictedKeys > g.evicted {
 			g.metrics.evicted(mem.EvictedKeys - g.evicted)
@@ -196,15 +249,20 @@ func (g *Gate) readEstimates(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("memory budget: phase sizes: %w", err)
 	}
+	for s, b := range g.estimates {
+		if _, ok := est[s]; !ok {
+			est[s] = b // learned in this process, not committed yet
+		}
+	}
 	g.estimates, g.readAt = est, time.Now()
 	return nil
 }
 
 // estimate is tenant t's phase p size in bytes written: its latest completed run's, else the
-// average of that phase over the other tenants (0 when no tenant has one yet).
-func (g *Gate) estimate(t string, p catalog.Phase) int64 {
+// average of that phase over the other tenants; known is false when no tenant has one yet.
+func (g *Gate) estimate(t string, p catalog.Phase) (bytes int64, known bool) {
 	if b, ok := g.estimates[slot(t, p)]; ok {
-		return b
+		return b, true
 	}
 	var sum, n int64
 	for s, b := range g.estimates {
@@ -213,9 +271,9 @@ func (g *Gate) estimate(t string, p catalog.Phase) int64 {
 		}
 	}
 	if n == 0 {
-		return 0
+		return 0, false
 	}
-	return sum / n
+	return sum / n, true
 }
 
 // victim is a tenant x phase to remove to make room.
@@ -233,8 +291,8 @@ func (g *Gate) plan(ctx context.Context, t cache.Tenant, excess int64) ([]victim
 		return nil, fmt.Errorf("memory budget: %w", err)
 	}
 	mine, ok := scores[t.String()]
-	if !ok {
-		return nil, nil
+	if !ok || mine <= 0 {
+		return nil, nil // unranked, or not read: takes room from no one
 	}
 	ids, err := activeTenants(ctx, g.pool)
 	if err != nil {
@@ -274,7 +332,8 @@ func (g *Gate) plan(ctx context.Context, t cache.Tenant, excess int64) ([]victim
 				continue
 			}
 			out = append(out, victim{ct, p})
-			freed += int64(float64(g.estimate(id, p)) * Overhead)
+			est, _ := g.estimate(id, p)
+			freed += int64(float64(est) * Overhead)
 			if freed >= excess {
 				return out, nil
 			}
@@ -291,7 +350,7 @@ WITH target AS (
     WHERE r.tenant_id = $1 AND p.phase = $2 AND p.state = 'completed'
     ORDER BY p.finished_at DESC LIMIT 1),
 skipped AS (
-    UPDATE cachewarm.workflow_phases p SET state = 'skipped', skip_reason = $3
+    UPDATE cachewarm.workflow_phases p SET state = 'skipped', skip_reason = $3, skipped_at = now()
     FROM target WHERE p.workflow_id = target.workflow_id AND p.phase = $2
     RETURNING p.workflow_id)
 UPDATE cachewarm.workflow_runs r SET state = 'partial'

@@ -98,7 +98,8 @@ func LastWarm(ctx context.Context, pool *pgxpool.Pool, evictedNow int64) (*Warm,
 	return &w, nil
 }
 
-// readWarm reads warm id (0: the latest).
+// readWarm reads warm id (0: the latest). Its skipped phases are those of its workflows, and
+// the phases of other workflows removed while it ran to make room for a more demanded tenant.
 func readWarm(ctx context.Context, pool *pgxpool.Pool, evictedNow, id int64) (Warm, error) {
 	var w Warm
 	var ids []int64
@@ -123,8 +124,8 @@ WHERE $1 = 0 OR id = $1 ORDER BY id DESC LIMIT 1`, id).Scan(&w.ID, &w.Trigger, &
 	rows, err := pool.Query(ctx, `
 SELECT r.tenant_id, p.phase, coalesce(p.skip_reason, '') FROM cachewarm.workflow_phases p
 JOIN cachewarm.workflow_runs r ON r.id = p.workflow_id
-WHERE p.workflow_id = ANY($1::bigint[]) AND p.state = 'skipped'
-ORDER BY r.tenant_id, array_position(ARRAY['critical', 'high', 'medium'], p.phase)`, ids)
+WHERE p.state = 'skipped' AND (p.workflow_id = ANY($1::bigint[]) OR p.skipped_at BETWEEN $2 AND coalesce($3, now()))
+ORDER BY r.tenant_id, array_position(ARRAY['critical', 'high', 'medium'], p.phase), p.skip_reason`, ids, w.StartedAt, w.FinishedAt)
 	if err != nil {
 		return w, fmt.Errorf("read warm: skipped phases: %w", err)
 	}
