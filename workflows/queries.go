@@ -11,8 +11,8 @@ const (
 SELECT t.id FROM cachewarm.active_tenants() AS t(id)
 LEFT JOIN cachewarm.tenant_demand d ON d.tenant_id = t.id
 ORDER BY d.score DESC NULLS LAST, t.id`
-	knownTenantsSQL  = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) WHERE t.id = ANY($1::text[]) ORDER BY t.id`
-	tenantExistsSQL  = `SELECT EXISTS (SELECT 1 FROM cachewarm.active_tenants() AS t(id) WHERE t.id = $1)`
+	knownTenantsSQL = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) WHERE t.id = ANY($1::text[]) ORDER BY t.id`
+	tenantExistsSQL = `SELECT EXISTS (SELECT 1 FROM cachewarm.active_tenants() AS t(id) WHERE t.id = $1)`
 
 	// insertRunsSQL starts a run for each tenant that has no active one; the partial unique
 	// index workflow_runs_one_active makes concurrent starts for one tenant agree.
