@@ -136,6 +136,32 @@ WHERE p.state = 'skipped' AND (r.id = ANY(w.workflow_ids) OR p.skipped_at BETWEE
 	t.Logf("/health: %s", b)
 	require.Equal(t, "degraded", h.Status)
 	require.Contains(t, h.Reason, fmt.Sprintf("the last warm skipped %d tenant x phase(s)", skipped))
+
+	resp, err = httpClient.Get(w.Base + "/api/cache/stats")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var stats struct {
+		Memory struct {
+			BudgetBytes int64  `json:"memoryBudgetBytes"`
+			MaxMemory   int64  `json:"maxmemoryBytes"`
+			Policy      string `json:"maxmemoryPolicy"`
+			LastWarm    struct {
+				Evicted int64
+				Skipped []struct{ Tenant, Phase, Reason string }
+			} `json:"lastWarm"`
+			TopDemand []struct{ Tenant string } `json:"topDemand"`
+		} `json:"memory"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&stats))
+	m := stats.Memory
+	require.Equal(t, int64(20<<20), m.MaxMemory)
+	require.Equal(t, int64(16<<20), m.BudgetBytes)
+	require.Equal(t, "allkeys-lru", m.Policy)
+	require.Zero(t, m.LastWarm.Evicted)
+	require.Len(t, m.LastWarm.Skipped, skipped)
+	require.Len(t, m.TopDemand, 10)
+	top := []string{m.TopDemand[0].Tenant, m.TopDemand[1].Tenant, m.TopDemand[2].Tenant}
+	require.ElementsMatch(t, read, top, "the read tenants lead the ranking")
 }
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
