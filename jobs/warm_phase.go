@@ -51,6 +51,25 @@ type PhaseOutcome struct {
 	// Retrying is set when observe is told of an attempt that failed and will be retried
 	// (for metrics); such an outcome is never recorded in the workflow.
 	Retrying bool
+	// Skipped, if not empty, says why the phase was not written (the memory budget): it is
+	// recorded as skipped, and the workflow goes on to its next phase.
+	Skipped string
+}
+
+// Budget is the memory budget the phase worker asks before it writes a phase (package
+// budget).
+type Budget interface {
+	// Admit decides whether tenant t's phase p may be written now.
+	Admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (Admission, error)
+}
+
+// Admission is a Budget's answer.
+type Admission struct {
+	// Skip, if not empty, says why the phase must not be written.
+	Skip string
+	// Done, if not nil, is called once when the admitted phase has been written (or failed),
+	// with the bytes it wrote: it releases what the admission reserved.
+	Done func(ctx context.Context, bytesWritten int64)
 }
 
 // Workflow is what the phase worker needs from the workflow service (package workflows).
@@ -67,15 +86,17 @@ type WarmPhaseWorker struct {
 	pool     *pgxpool.Pool
 	warmer   *warm.Warmer
 	workflow Workflow
+	budget   Budget
 	observe  func(PhaseOutcome)
 	logger   *slog.Logger
 	timeout  time.Duration
 }
 
 // NewWarmPhaseWorker returns the worker; timeout bounds one attempt (config.Config.JobTimeout).
-// observe, if not nil, is called with every finished phase (for metrics).
-func NewWarmPhaseWorker(pool *pgxpool.Pool, warmer *warm.Warmer, wf Workflow, timeout time.Duration, observe func(PhaseOutcome), logger *slog.Logger) *WarmPhaseWorker {
-	return &WarmPhaseWorker{pool: pool, warmer: warmer, workflow: wf, timeout: timeout, observe: observe, logger: logger}
+// budget, if not nil, is asked before each phase is written (nil: no memory budget). observe,
+// if not nil, is called with every finished phase (for metrics).
+func NewWarmPhaseWorker(pool *pgxpool.Pool, warmer *warm.Warmer, wf Workflow, budget Budget, timeout time.Duration, observe func(PhaseOutcome), logger *slog.Logger) *WarmPhaseWorker {
+	return &WarmPhaseWorker{pool: pool, warmer: warmer, workflow: wf, budget: budget, timeout: timeout, observe: observe, logger: logger}
 }
 
 // Timeout bounds one attempt.
@@ -101,7 +122,15 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 	if !job.Args.Chained {
 		stopMarking = w.markRunningLater(ctx, job.Args.WorkflowID, started)
 	}
+	adm := w.admit(ctx, t, job.Args.Phase)
+	if adm.Skip != "" {
+		stopMarking()
+		return w.skip(ctx, job, started, adm.Skip)
+	}
 	results, err := w.warmer.Phase(ctx, t, job.Args.Phase)
+	if adm.Done != nil {
+		adm.Done(context.WithoutCancel(ctx), warm.Total(results).Bytes)
+	}
 	stopMarking() // from here on, the phase's completion records the workflow's state
 	if err != nil {
 		if stopping(ctx) {
@@ -131,6 +160,37 @@ func (w *WarmPhaseWorker) Work(ctx context.Context, job *river.Job[WarmPhaseArgs
 	if err := w.complete(cctx, job, outcome); err != nil {
 		return fmt.Errorf("complete phase %s of %s: %w", job.Args.Phase, t, err)
 	}
+	if w.observe != nil {
+		w.observe(outcome)
+	}
+	return nil
+}
+
+// admit asks the budget, if any, whether the phase may be written. A budget that cannot
+// answer (Redis's INFO failed) lets the phase through: the write would fail just the same if
+// Redis were down, and a warm is never held back by its bookkeeping.
+func (w *WarmPhaseWorker) admit(ctx context.Context, t cache.Tenant, p catalog.Phase) Admission {
+	if w.budget == nil {
+		return Admission{}
+	}
+	adm, err := w.budget.Admit(ctx, t, p)
+	if err != nil {
+		w.logger.WarnContext(ctx, "memory budget unknown: writing the phase", "tenant", t, "phase", p, "err", err)
+		return Admission{}
+	}
+	return adm
+}
+
+// skip records the phase as skipped (the budget's reason) and completes the job: no retry,
+// the workflow goes on to its next phase.
+func (w *WarmPhaseWorker) skip(ctx context.Context, job *river.Job[WarmPhaseArgs], started time.Time, reason string) error {
+	outcome := PhaseOutcome{Args: job.Args, JobID: job.ID, Attempts: job.Attempt, QueuedAt: job.CreatedAt, Started: started, Skipped: reason}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.complete(cctx, job, outcome); err != nil {
+		return fmt.Errorf("skip phase %s of %s: %w", job.Args.Phase, job.Args.TenantID, err)
+	}
+	w.logger.InfoContext(ctx, "phase skipped", "tenant", job.Args.TenantID, "phase", job.Args.Phase, "reason", reason)
 	if w.observe != nil {
 		w.observe(outcome)
 	}

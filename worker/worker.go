@@ -11,14 +11,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/budget"
 	"github.com/cachewarm/cachewarm/internal/cachehealth"
 	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
+	"github.com/cachewarm/cachewarm/internal/demand"
 	"github.com/cachewarm/cachewarm/internal/httpapi"
 	"github.com/cachewarm/cachewarm/internal/jobcontract"
 	"github.com/cachewarm/cachewarm/internal/metrics"
@@ -67,6 +70,9 @@ type Worker struct {
 	warmer    *warm.Warmer
 	metrics   *metrics.Metrics
 	registry  *prometheus.Registry
+	budget    *budget.Reporter
+	// demand samples the tenants' predicted demand on the leader (nil: CACHEWARM_DEMAND_SAMPLE=off).
+	demand *demand.Sampler
 }
 
 // New builds a worker; nothing runs until Run.
@@ -97,12 +103,22 @@ func New(d Deps) (*Worker, error) {
 		}))
 	}
 	w.workflows = workflows.New(d.Pool, d.Logger)
-	w.warmer = warm.New(d.Pool, rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}, cfg.L1Channel), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
+	writer := rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}, cfg.L1Channel)
+	w.warmer = warm.New(d.Pool, writer, cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
+	// The memory budget and predicted demand (docs/memory.md).
+	w.budget = budget.NewReporter(d.Pool, d.Redis, cfg.MemoryBudget)
+	gate := budget.NewGate(d.Pool, d.Redis, cfg.MemoryBudget, d.Catalog, writer, budget.NewMetrics(reg, w.budget), d.Logger)
+	if cfg.DemandSample > 0 {
+		w.demand = demand.New(d.Pool, d.Redis, cache.Keys{HashTag: cfg.HashTags}, d.Catalog, cfg.DemandSample, d.Logger)
+	}
 
 	workers := river.NewWorkers()
-	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, cfg.JobTimeout, w.metrics.ObservePhase, d.Logger))
+	river.AddWorker(workers, jobs.NewWarmPhaseWorker(d.Pool, w.warmer, w.workflows, gate, cfg.JobTimeout, w.metrics.ObservePhase, d.Logger))
 	river.AddWorker(workers, jobs.NewWarmDatasetsWorker(w.warmer, cfg.DatasetJobTimeout(), w.metrics.ObserveDatasets, d.Logger))
-	river.AddWorker(workers, jobs.NewRefreshWorker(w.workflows.StartRefresh, cfg.JobTimeout, d.Logger))
+	river.AddWorker(workers, jobs.NewRefreshWorker(func(ctx context.Context, client *river.Client[pgx.Tx], p catalog.Phase, spread time.Duration) (int, error) {
+		w.sampleDemand(ctx)
+		return w.workflows.StartRefresh(ctx, client, p, spread)
+	}, cfg.JobTimeout, d.Logger))
 	retention := cmp.Or(cfg.WorkflowRetention, config.DefaultWorkflowRetention)
 	river.AddWorker(workers, jobs.NewReapWorker(w.workflows.Reap, func(ctx context.Context) (int64, error) {
 		return w.workflows.Prune(ctx, retention)
@@ -220,6 +236,7 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	w.logger.InfoContext(ctx, "worker started", "river_client", w.client.ID(), "config", w.cfg)
 
 	if w.cfg.WarmingEnabled && w.cfg.StartupWarm {
+		w.sampleDemand(ctx)
 		runs, err := w.workflows.Start(ctx, w.client, workflows.Request{All: true, Phases: w.cfg.DefaultPhases(), Trigger: workflows.TriggerStartup})
 		if err != nil {
 			w.logger.ErrorContext(ctx, "startup warm not enqueued", "err", err)
@@ -230,8 +247,8 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 
 	collector := capture.NewCollector(w.pool, cmp.Or(w.cfg.ChangePoll, config.DefaultChangePoll), w.logger)
 	collector.Observe = w.metrics.ObserveCollected
-	if w.cfg.ChangeCapture == migrations.CaptureLogical {
-		collector.Leading = func(ctx context.Context) { w.streamChanges(ctx, collector) }
+	if w.cfg.ChangeCapture == migrations.CaptureLogical || w.demand != nil {
+		collector.Leading = func(ctx context.Context) { w.lead(ctx, collector) }
 	}
 	collected := make(chan struct{})
 	go func() {
@@ -242,6 +259,30 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	<-ctx.Done()
 	<-collected
 	return w.stop(srv)
+}
+
+// lead runs what the leader (the change collector) alone runs: the demand sampler and, in
+// the logical mode, the change stream.
+func (w *Worker) lead(ctx context.Context, collector *capture.Collector) {
+	var wg sync.WaitGroup
+	if w.demand != nil {
+		wg.Go(func() { w.demand.Run(ctx) })
+	}
+	if w.cfg.ChangeCapture == migrations.CaptureLogical {
+		w.streamChanges(ctx, collector)
+	}
+	wg.Wait()
+}
+
+// sampleDemand ranks the tenants afresh before a warm of every tenant (refresh-ahead, startup
+// warm), which starts them in demand order. A failed sample leaves the previous ranking.
+func (w *Worker) sampleDemand(ctx context.Context) {
+	if w.demand == nil {
+		return
+	}
+	if _, err := w.demand.Sample(ctx); err != nil {
+		w.logger.WarnContext(ctx, "demand sample before the warm", "err", err)
+	}
 }
 
 // streamChanges streams the logical mode's replication slot into the change log while this
@@ -338,7 +379,7 @@ func (w *Worker) httpHandler(ctx context.Context) (http.Handler, error) {
 	return httpapi.New(httpapi.Deps{
 		Pool: w.pool, Redis: w.rdb, Metrics: w.metrics, Gatherer: w.registry,
 		API:     &httpapi.API{Workflows: w.workflows, Client: w.client, Warmer: w.warmer, DefaultPhases: w.cfg.DefaultPhases()},
-		RiverUI: ui, Token: w.cfg.APIToken, Logger: w.logger,
+		RiverUI: ui, Token: w.cfg.APIToken, Logger: w.logger, Budget: w.budget,
 	}), nil
 }
 

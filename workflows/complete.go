@@ -28,7 +28,11 @@ type failure struct {
 	Error   string        `json:"error"`
 }
 
-// CompletePhase records a finished phase inside tx, then either inserts the next phase (and
+// PhaseSkipped is the state of a phase the memory budget did not let write (package budget):
+// its workflow ends partial.
+const PhaseSkipped = "skipped"
+
+// CompletePhase records a finished (or skipped) phase inside tx, then either inserts the next phase (and
 // wakes the workers at once: River debounces its own insert notifications, which would leave
 // the next step waiting for the poll) or, after the last phase, closes the workflow as
 // completed, partial (some datasets failed) or failed (every phase failed).
@@ -45,6 +49,10 @@ func (s *Service) CompletePhase(ctx context.Context, tx pgx.Tx, client *river.Cl
 	state := StateCompleted
 	if len(failures) > 0 {
 		state = StateFailed
+	}
+	var skipReason *string
+	if o.Skipped != "" {
+		state, skipReason = PhaseSkipped, &o.Skipped
 	}
 	fj, err := json.Marshal(failures)
 	if err != nil {
@@ -64,7 +72,7 @@ func (s *Service) CompletePhase(ctx context.Context, tx pgx.Tx, client *river.Cl
 		}
 	}
 	if _, err := tx.Exec(ctx, recordPhaseSQL, id, string(o.Args.Phase), state, o.JobID, o.Attempts,
-		o.QueuedAt, o.Started, keys, bytes, string(fj), nextJob); err != nil {
+		o.QueuedAt, o.Started, keys, bytes, string(fj), nextJob, skipReason); err != nil {
 		return fmt.Errorf("record phase: %w", err)
 	}
 	if nextJob == nil {

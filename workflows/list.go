@@ -144,7 +144,7 @@ SELECT r.id, r.tenant_id, r.trigger, r.state, r.phases, r.created_at, r.started_
            SELECT p.phase, p.state, p.job_id AS "jobId", p.attempts AS attempt, 0 AS "maxAttempts",
                   p.keys_written AS "keysWritten",
                   (extract(epoch FROM p.finished_at - p.started_at) * 1000)::bigint AS "durationMs",
-                  coalesce(p.failures -> 0 ->> 'error', '') AS "lastError", p.finished_at AS "finishedAt"
+                  coalesce(p.failures -> 0 ->> 'error', 'skipped: ' || p.skip_reason, '') AS "lastError", p.finished_at AS "finishedAt"
            FROM cachewarm.workflow_phases p WHERE p.workflow_id = r.id
            UNION ALL
            SELECT j.args ->> 'phase', j.state::text, j.id, j.attempt, j.max_attempts, 0, NULL,

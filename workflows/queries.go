@@ -5,14 +5,20 @@ import "github.com/cachewarm/cachewarm/internal/jobcontract"
 const (
 	// The active tenants come from tenants.sql, which migrate installs as active_tenants().
 	activeTenantsSQL = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) ORDER BY t.id`
-	knownTenantsSQL  = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) WHERE t.id = ANY($1::text[]) ORDER BY t.id`
-	tenantExistsSQL  = `SELECT EXISTS (SELECT 1 FROM cachewarm.active_tenants() AS t(id) WHERE t.id = $1)`
+	// demandTenantsSQL lists them in order of predicted demand (package demand), most read
+	// first, unranked ones last: a warm of every tenant inserts their workflows in this order.
+	demandTenantsSQL = `
+SELECT t.id FROM cachewarm.active_tenants() AS t(id)
+LEFT JOIN cachewarm.tenant_demand d ON d.tenant_id = t.id
+ORDER BY d.score DESC NULLS LAST, t.id`
+	knownTenantsSQL = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) WHERE t.id = ANY($1::text[]) ORDER BY t.id`
+	tenantExistsSQL = `SELECT EXISTS (SELECT 1 FROM cachewarm.active_tenants() AS t(id) WHERE t.id = $1)`
 
 	// insertRunsSQL starts a run for each tenant that has no active one; the partial unique
 	// index workflow_runs_one_active makes concurrent starts for one tenant agree.
 	insertRunsSQL = `
 INSERT INTO cachewarm.workflow_runs (tenant_id, trigger, phases)
-SELECT t, $2::text, $3::text[] FROM unnest($1::text[]) AS t
+SELECT u.t, $2::text, $3::text[] FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) ORDER BY u.n
 ON CONFLICT (tenant_id) WHERE state IN ('queued', 'running') DO NOTHING
 RETURNING id, tenant_id, false`
 
@@ -45,10 +51,11 @@ WHERE id = $1 AND coalesce(state, '') = 'queued'`
 	recordPhaseSQL = `
 WITH phase AS (
     INSERT INTO cachewarm.workflow_phases
-        (workflow_id, phase, state, job_id, attempts, queued_at, started_at, finished_at, keys_written, bytes_written, failures, next_job_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10::jsonb, $11)
+        (workflow_id, phase, state, job_id, attempts, queued_at, started_at, finished_at, keys_written, bytes_written, failures, next_job_id, skip_reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9, $10::jsonb, $11, $12)
     ON CONFLICT (workflow_id, phase) DO UPDATE SET
         state = excluded.state, job_id = excluded.job_id, attempts = excluded.attempts, next_job_id = excluded.next_job_id,
+        skip_reason = excluded.skip_reason,
         started_at = excluded.started_at, finished_at = excluded.finished_at,
         keys_written = excluded.keys_written, bytes_written = excluded.bytes_written, failures = excluded.failures
 )
@@ -58,15 +65,16 @@ SET keys_written = keys_written + $8, bytes_written = bytes_written + $9,
 WHERE id = $1`
 
 	// finishSQL closes a workflow after its last phase. It reads workflow_phases, which the
-	// same transaction has just written.
+	// same transaction has just written. A workflow with a phase skipped by the memory budget
+	// ends partial.
 	finishSQL = `
 UPDATE cachewarm.workflow_runs r
 SET finished_at = now(),
     state = CASE
-        WHEN p.failed = 0 THEN 'completed'
+        WHEN p.failed = 0 AND p.skipped = 0 THEN 'completed'
         WHEN p.failed = cardinality(r.phases) THEN 'failed'
         ELSE 'partial' END
-FROM (SELECT count(*) FILTER (WHERE state = 'failed') AS failed
+FROM (SELECT count(*) FILTER (WHERE state = 'failed') AS failed, count(*) FILTER (WHERE state = 'skipped') AS skipped
       FROM cachewarm.workflow_phases WHERE workflow_id = $1) AS p
 WHERE r.id = $1`
 

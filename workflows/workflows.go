@@ -88,7 +88,9 @@ type Run struct {
 	Existing bool `json:"existing,omitempty"`
 }
 
-// Start validates req and starts its workflows in one transaction: all or nothing.
+// Start validates req and starts its workflows in one transaction: all or nothing. With All,
+// the tenants' workflows are inserted in order of predicted demand (cachewarm.tenant_demand,
+// package demand), most read first, so the warm reaches them first.
 func (s *Service) Start(ctx context.Context, client *river.Client[pgx.Tx], req Request) ([]Run, error) {
 	var runs []Run
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -155,7 +157,7 @@ func (s *Service) StartTx(ctx context.Context, tx pgx.Tx, client *river.Client[p
 
 func (s *Service) resolveTenants(ctx context.Context, tx pgx.Tx, req Request) ([]string, error) {
 	if req.All {
-		rows, err := tx.Query(ctx, activeTenantsSQL)
+		rows, err := tx.Query(ctx, demandTenantsSQL)
 		if err != nil {
 			return nil, fmt.Errorf("list active tenants: %w", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/budget"
+
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/migrations"
@@ -40,6 +42,13 @@ func (a *app) statusCmd() *cobra.Command {
 			defer rdb.Close()
 			if err := a.printCapture(ctx, pool, cfg.ChangeCapture); err != nil {
 				return err
+			}
+			mem, err := budget.NewReporter(pool, rdb, cfg.MemoryBudget).Status(ctx, 5)
+			if err != nil {
+				return err
+			}
+			for _, l := range mem.Lines() {
+				fmt.Fprintln(a.stdout, l)
 			}
 			list, err := workflows.New(pool, a.logger()).List(ctx, workflows.Filter{Tenant: tenant, Failed: failed, Limit: limit})
 			if err != nil {

@@ -4,12 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/budget"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
+	"github.com/cachewarm/cachewarm/internal/demand"
 	"github.com/cachewarm/cachewarm/workflows"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 )
 
@@ -52,6 +57,16 @@ func (a *app) warmCmd() *cobra.Command {
 				return err
 			}
 			svc := workflows.New(pool, a.logger())
+			if all {
+				a.sampleDemand(ctx, cfg, pool, rdb)
+			}
+			warms := budget.NewWarms(pool, rdb)
+			var mark budget.Mark
+			if wait {
+				if mark, err = warms.Mark(ctx); err != nil {
+					return err
+				}
+			}
 			runs, err := svc.Start(ctx, client, workflows.Request{Tenants: tenants, All: all, Phases: ph, Trigger: workflows.TriggerCLI})
 			if err != nil {
 				return err
@@ -73,6 +88,10 @@ func (a *app) warmCmd() *cobra.Command {
 			for i, r := range runs {
 				ids[i] = r.ID
 			}
+			warmID, err := warms.Begin(ctx, mark, workflows.TriggerCLI, ids)
+			if err != nil {
+				return err
+			}
 			wctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			sum, err := waitForWorkflows(wctx, svc, ids, newProgress(a.stdout, isTerminal(a.stdout), len(ids)))
@@ -80,6 +99,12 @@ func (a *app) warmCmd() *cobra.Command {
 				return fmt.Errorf("waiting for workflows (is a worker running? start one with: cachewarm worker): %w", err)
 			}
 			fmt.Fprintln(a.stdout, sum.String())
+			mem, err := warms.End(ctx, warmID)
+			if err != nil {
+				return err
+			}
+			printWarmMemory(a.stdout, mem)
+			sum.Failed -= mem.PartialBySkips // a skip is the budget at work, reported above, not a failure
 			if sum.Failed > 0 {
 				return fmt.Errorf("%d of %d workflow(s) did not complete: see cachewarm status --failed", sum.Failed, len(ids))
 			}
@@ -92,6 +117,31 @@ func (a *app) warmCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait for the workflows, showing progress; exit non-zero if any failed")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Minute, "with --wait, give up after this long")
 	return cmd
+}
+
+// sampleDemand ranks the tenants afresh before a warm of every tenant, which starts them in
+// demand order (docs/memory.md). A failed sample leaves the previous ranking.
+func (a *app) sampleDemand(ctx context.Context, cfg config.Config, pool *pgxpool.Pool, rdb redis.UniversalClient) {
+	if cfg.DemandSample <= 0 {
+		return
+	}
+	cat, err := openCatalog(cfg)
+	if err != nil {
+		return
+	}
+	keys := cache.Keys{HashTag: cfg.HashTags}
+	if _, err := demand.New(pool, rdb, keys, cat, cfg.DemandSample, a.logger()).Sample(ctx); err != nil {
+		a.logger().WarnContext(ctx, "demand sample before the warm", "err", err)
+	}
+}
+
+// printWarmMemory prints the warm's evictions and the tenant x phases the memory budget
+// skipped.
+func printWarmMemory(out io.Writer, w budget.Warm) {
+	fmt.Fprintln(out, w.Summary())
+	for _, s := range w.Skipped {
+		fmt.Fprintf(out, "  skipped %s %s: %s\n", s.Tenant, s.Phase, s.Reason)
+	}
 }
 
 // phasesOrDefault parses named phases, or returns the configured default.

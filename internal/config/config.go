@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/budget"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/demand"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/robfig/cron/v3"
@@ -117,6 +119,12 @@ type Config struct {
 	// status, /api/cache/workflows) before the reaper deletes it
 	// (CACHEWARM_WORKFLOW_RETENTION, default 168h: a week).
 	WorkflowRetention time.Duration
+	// MemoryBudget keeps the warm's writes within bytes or a percentage of Redis's maxmemory
+	// (CACHEWARM_MEMORY_BUDGET, default 80%; docs/memory.md).
+	MemoryBudget budget.Limit
+	// DemandSample is how often the leader samples the tenants' predicted demand
+	// (CACHEWARM_DEMAND_SAMPLE, default 1m; 0 when set to off; docs/memory.md).
+	DemandSample time.Duration
 }
 
 // Redis is where and how to reach Redis.
@@ -173,6 +181,10 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		e.bad("CACHE_VALUE_FORMAT", "%v", err)
 	}
 	c.RescueAfter = e.duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
+	if c.MemoryBudget, err = budget.ParseLimit(e.get("CACHEWARM_MEMORY_BUDGET")); err != nil {
+		e.bad("CACHEWARM_MEMORY_BUDGET", "%v", err)
+	}
+	c.DemandSample = e.durationOrOff("CACHEWARM_DEMAND_SAMPLE", demand.DefaultInterval)
 	if c.RescueAfter < c.JobTimeout {
 		e.bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
 	}
@@ -240,6 +252,14 @@ func (e *envReader) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// durationOrOff reads a positive duration, or "off" (any case) for 0; def when unset.
+func (e *envReader) durationOrOff(name string, def time.Duration) time.Duration {
+	if strings.EqualFold(e.get(name), "off") {
+		return 0
+	}
+	return e.duration(name, def)
 }
 
 // schedule reads a refresh schedule (see ParseSchedule); def when unset.
@@ -366,6 +386,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("change_capture", c.ChangeCapture),
 		slog.Duration("change_poll", c.ChangePoll),
 		slog.Duration("workflow_retention", c.WorkflowRetention),
+		slog.String("memory_budget", c.MemoryBudget.String()),
+		slog.Duration("demand_sample", c.DemandSample),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/budget"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -170,4 +171,24 @@ func TestRedactionParses(t *testing.T) {
 	o := rdb.(*redis.ClusterClient).Options()
 	require.Equal(t, "app", o.Username)
 	require.Equal(t, "S3cretPW", o.Password)
+}
+
+func TestLoadMemoryBudget(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, budget.Limit{Percent: 80}, c.MemoryBudget)
+	require.Equal(t, time.Minute, c.DemandSample)
+	c, err = Load(env(map[string]string{"CACHEWARM_MEMORY_BUDGET": "512MiB", "CACHEWARM_DEMAND_SAMPLE": "off"}))
+	require.NoError(t, err)
+	require.Equal(t, budget.Limit{Bytes: 512 << 20}, c.MemoryBudget)
+	require.Zero(t, c.DemandSample, "off")
+	c, err = Load(env(map[string]string{"CACHEWARM_MEMORY_BUDGET": "60%", "CACHEWARM_DEMAND_SAMPLE": "10s"}))
+	require.NoError(t, err)
+	require.Equal(t, budget.Limit{Percent: 60}, c.MemoryBudget)
+	require.Equal(t, 10*time.Second, c.DemandSample)
+	_, err = Load(env(map[string]string{"CACHEWARM_MEMORY_BUDGET": "lots"}))
+	require.ErrorContains(t, err, "CACHEWARM_MEMORY_BUDGET")
+	_, err = Load(env(map[string]string{"CACHEWARM_DEMAND_SAMPLE": "often"}))
+	require.ErrorContains(t, err, "CACHEWARM_DEMAND_SAMPLE")
 }

@@ -166,11 +166,21 @@ func (h *apiHandler) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := h.server.metrics
-	writeJSON(w, http.StatusOK, map[string]any{
+	body := map[string]any{
 		"hits": ks.Hits, "misses": ks.Misses, "hitRate": round1(ks.HitRate()),
 		"sets": m.Sets(), "errors": m.Errors(), "errorRate": round1(m.ErrorRate()),
 		"health": cachehealth.Of(ks.HitRate(), m.ErrorRate()),
-	})
+	}
+	if h.server.budget != nil {
+		// The memory budget, Redis's memory and evictions, the last warm's skipped phases
+		// and the top of the demand ranking (docs/memory.md).
+		if st, err := h.server.budget.Status(r.Context(), 10); err == nil {
+			body["memory"] = st
+		} else {
+			h.server.logger.WarnContext(r.Context(), "api stats: memory", "err", err)
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (h *apiHandler) workflows(w http.ResponseWriter, r *http.Request) {

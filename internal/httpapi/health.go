@@ -24,6 +24,8 @@ type depHealth struct {
 
 type healthBody struct {
 	Status string `json:"status"`
+	// Reason says why the status is degraded.
+	Reason string `json:"reason,omitempty"`
 	Info   struct {
 		Cache    cacheHealth `json:"cache"`
 		Database depHealth   `json:"database"`
@@ -66,6 +68,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	if pgErr != nil {
 		body.Status, body.Info.Database = "error", depHealth{Status: "down", Error: "postgres unreachable" + detail(pgErr)}
 		code = http.StatusServiceUnavailable
+	}
+	if s.budget != nil && body.Status == "ok" {
+		if reason := s.budget.HealthReason(ctx); reason != "" {
+			body.Status, body.Reason = "degraded", reason
+		}
 	}
 	writeJSON(w, code, body)
 }

@@ -11,6 +11,8 @@ import (
 	"net/http/pprof"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/budget"
+
 	"github.com/cachewarm/cachewarm/internal/metrics"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,6 +48,8 @@ type Deps struct {
 	// ReadTimeout bounds such a read, its wait for a slot included (default
 	// DefaultReadTimeout).
 	ReadTimeout time.Duration
+	// Budget, if set, reports the memory budget in /api/cache/stats and /health.
+	Budget *budget.Reporter
 }
 
 // Server is the HTTP handler.
@@ -59,6 +63,7 @@ type Server struct {
 	// reads holds a token per read in progress (see boundedRead).
 	reads       chan struct{}
 	readTimeout time.Duration
+	budget      *budget.Reporter
 }
 
 // New builds the handler.
@@ -66,6 +71,7 @@ func New(d Deps) *Server {
 	s := &Server{
 		pool: d.Pool, rdb: d.Redis, metrics: d.Metrics, token: d.Token, logger: d.Logger, mux: http.NewServeMux(),
 		reads: make(chan struct{}, cmp.Or(max(d.ReadLimit, 0), DefaultReadLimit)), readTimeout: cmp.Or(max(d.ReadTimeout, 0), DefaultReadTimeout),
+		budget: d.Budget,
 	}
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))

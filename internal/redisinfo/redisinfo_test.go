@@ -1,0 +1,41 @@
+package redisinfo_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cachewarm/cachewarm/internal/redisinfo"
+	"github.com/cachewarm/cachewarm/internal/testenv"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReadPrivateServer(t *testing.T) {
+	srv := testenv.NewRedisServer(t, "--maxmemory", "20mb", "--maxmemory-policy", "allkeys-lfu")
+	rdb := srv.Client("")
+	m, err := redisinfo.Read(context.Background(), rdb)
+	require.NoError(t, err)
+	require.Equal(t, int64(20<<20), m.MaxMemory)
+	require.Equal(t, "allkeys-lfu", m.Policy)
+	require.True(t, m.LFU())
+	require.Positive(t, m.UsedMemory)
+	require.Zero(t, m.EvictedKeys)
+	require.Len(t, m.Nodes, 1)
+}
+
+func TestReadCluster(t *testing.T) {
+	c := testenv.NewCluster(t)
+	m, err := redisinfo.Read(context.Background(), testenv.NewClusterClient(t, c))
+	require.NoError(t, err)
+	require.Len(t, m.Nodes, 3)
+	require.Zero(t, m.MaxMemory, "no maxmemory: no limit")
+	var used int64
+	for _, n := range m.Nodes {
+		used += n.UsedMemory
+	}
+	require.Equal(t, used, m.UsedMemory)
+}
+
+func TestParseMissing(t *testing.T) {
+	_, err := redisinfo.Parse("# Memory\r\nused_memory:10\r\n")
+	require.Error(t, err)
+}
