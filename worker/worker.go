@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
@@ -18,6 +19,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/coldstart"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/httpapi"
 	"github.com/cachewarm/cachewarm/internal/jobcontract"
@@ -66,6 +68,7 @@ type Worker struct {
 	workflows *workflows.Service
 	warmer    *warm.Warmer
 	metrics   *metrics.Metrics
+	cold      *metrics.Cold
 	registry  *prometheus.Registry
 }
 
@@ -96,6 +99,7 @@ func New(d Deps) (*Worker, error) {
 			return float64(lag)
 		}))
 	}
+	w.cold = metrics.NewCold(reg, func() bool { return w.coldReason(context.Background()) != "" })
 	w.workflows = workflows.New(d.Pool, d.Logger)
 	w.warmer = warm.New(d.Pool, rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}), cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
 
@@ -230,8 +234,18 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 
 	collector := capture.NewCollector(w.pool, cmp.Or(w.cfg.ChangePoll, config.DefaultChangePoll), w.logger)
 	collector.Observe = w.metrics.ObserveCollected
+	var leading []func(context.Context)
 	if w.cfg.ChangeCapture == migrations.CaptureLogical {
-		collector.Leading = func(ctx context.Context) { w.streamChanges(ctx, collector) }
+		leading = append(leading, func(ctx context.Context) { w.streamChanges(ctx, collector) })
+	}
+	if w.cfg.WarmingEnabled && w.cfg.ColdCheck > 0 {
+		leading = append(leading, coldstart.New(coldstart.Deps{
+			Redis: w.rdb, Pool: w.pool, Workflows: w.workflows, Client: w.client, Phases: w.cfg.DefaultPhases(),
+			Interval: w.cfg.ColdCheck, Logger: w.logger, Observe: w.cold.ObserveCheck,
+		}).Run)
+	}
+	if len(leading) > 0 {
+		collector.Leading = func(ctx context.Context) { runAll(ctx, leading) }
 	}
 	collected := make(chan struct{})
 	go func() {
@@ -242,6 +256,22 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	<-ctx.Done()
 	<-collected
 	return w.stop(srv)
+}
+
+// runAll runs every fn with ctx at once and returns when all have returned.
+func runAll(ctx context.Context, fns []func(context.Context)) {
+	var wg sync.WaitGroup
+	for _, fn := range fns {
+		wg.Go(func() { fn(ctx) })
+	}
+	wg.Wait()
+}
+
+// coldReason is why the cache is cold (the latest cold start's re-warm runs), or "".
+func (w *Worker) coldReason(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return coldstart.Reason(ctx, w.pool)
 }
 
 // streamChanges streams the logical mode's replication slot into the change log while this
@@ -338,7 +368,7 @@ func (w *Worker) httpHandler(ctx context.Context) (http.Handler, error) {
 	return httpapi.New(httpapi.Deps{
 		Pool: w.pool, Redis: w.rdb, Metrics: w.metrics, Gatherer: w.registry,
 		API:     &httpapi.API{Workflows: w.workflows, Client: w.client, Warmer: w.warmer, DefaultPhases: w.cfg.DefaultPhases()},
-		RiverUI: ui, Token: w.cfg.APIToken, Logger: w.logger,
+		RiverUI: ui, Token: w.cfg.APIToken, Logger: w.logger, ColdReason: w.coldReason,
 	}), nil
 }
 

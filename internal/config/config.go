@@ -48,6 +48,10 @@ const DefaultJobTimeout = time.Minute
 // of an empty table costs microseconds, and the wait it adds averages half of it.
 const DefaultChangePoll = 5 * time.Millisecond
 
+// DefaultColdCheck is how often the leader looks for a Redis that came back empty by default
+// (one pipelined EXISTS and DBSIZE per Redis master).
+const DefaultColdCheck = time.Second
+
 // rescueMargin is how much longer than the job timeout a job may stay running before it is
 // rescued as stuck (see Config.RescueAfter).
 const rescueMargin = 15 * time.Second
@@ -108,6 +112,9 @@ type Config struct {
 	// ChangePoll is how often the change collector looks for changes the triggers appended
 	// (CACHEWARM_CHANGE_POLL, default 5ms): half of it is the average wait a change adds.
 	ChangePoll time.Duration
+	// ColdCheck is how often the leader checks that Redis did not come back empty
+	// (CACHEWARM_COLD_CHECK, default 1s; "off" gives zero: no cold detection).
+	ColdCheck time.Duration
 	// WorkflowRetention is how long a finished workflow run stays in workflow_runs (and
 	// status, /api/cache/workflows) before the reaper deletes it
 	// (CACHEWARM_WORKFLOW_RETENTION, default 168h: a week).
@@ -227,6 +234,9 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	c.JobTimeout = duration("CACHEWARM_JOB_TIMEOUT", DefaultJobTimeout)
 	c.RescueAfter = duration("CACHEWARM_RESCUE_AFTER", c.JobTimeout+rescueMargin)
 	c.ChangePoll = duration("CACHEWARM_CHANGE_POLL", DefaultChangePoll)
+	if v := get("CACHEWARM_COLD_CHECK"); v != "off" {
+		c.ColdCheck = duration("CACHEWARM_COLD_CHECK", DefaultColdCheck)
+	}
 	c.WorkflowRetention = duration("CACHEWARM_WORKFLOW_RETENTION", DefaultWorkflowRetention)
 	if c.RescueAfter < c.JobTimeout {
 		bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
@@ -337,6 +347,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("rescue_after", c.RescueAfter),
 		slog.String("change_capture", c.ChangeCapture),
 		slog.Duration("change_poll", c.ChangePoll),
+		slog.Duration("cold_check", c.ColdCheck),
 		slog.Duration("workflow_retention", c.WorkflowRetention),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 	)

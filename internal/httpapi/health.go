@@ -24,6 +24,8 @@ type depHealth struct {
 
 type healthBody struct {
 	Status string `json:"status"`
+	// Reason says why the status is degraded.
+	Reason string `json:"reason,omitempty"`
 	Info   struct {
 		Cache    cacheHealth `json:"cache"`
 		Database depHealth   `json:"database"`
@@ -43,6 +45,10 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	)
 	wg.Go(func() { pgErr = s.pool.Ping(ctx) })
 	wg.Go(func() { ks, redisErr = metrics.ReadKeyspaceStats(ctx, s.rdb) })
+	var cold string
+	if s.coldReason != nil {
+		wg.Go(func() { cold = s.coldReason(ctx) })
+	}
 	wg.Wait()
 
 	var body healthBody
@@ -52,6 +58,9 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	c.HitRate = round1(ks.HitRate())
 	c.ErrorRate = round1(s.metrics.ErrorRate())
 	c.Status = cachehealth.Of(c.HitRate, c.ErrorRate)
+	if cold != "" {
+		body.Status, body.Reason = "degraded", cold
+	}
 	code := http.StatusOK
 	detail := func(err error) string {
 		if s.authorized(r) {

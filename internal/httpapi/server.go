@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -43,6 +44,9 @@ type Deps struct {
 	// ReadLimit is how many reads of workflows and statistics run at once, each holding at
 	// most one pool connection (default DefaultReadLimit); others wait for a slot.
 	ReadLimit int
+	// ColdReason, if not nil, says why the cache is cold ("" when it is not): /health then
+	// answers degraded with that reason.
+	ColdReason func(context.Context) string
 	// ReadTimeout bounds such a read, its wait for a slot included (default
 	// DefaultReadTimeout).
 	ReadTimeout time.Duration
@@ -59,6 +63,7 @@ type Server struct {
 	// reads holds a token per read in progress (see boundedRead).
 	reads       chan struct{}
 	readTimeout time.Duration
+	coldReason  func(context.Context) string
 }
 
 // New builds the handler.
@@ -66,6 +71,7 @@ func New(d Deps) *Server {
 	s := &Server{
 		pool: d.Pool, rdb: d.Redis, metrics: d.Metrics, token: d.Token, logger: d.Logger, mux: http.NewServeMux(),
 		reads: make(chan struct{}, cmp.Or(max(d.ReadLimit, 0), DefaultReadLimit)), readTimeout: cmp.Or(max(d.ReadTimeout, 0), DefaultReadTimeout),
+		coldReason: d.ColdReason,
 	}
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))
