@@ -281,7 +281,8 @@ func (x *Detector) coldStart(ctx context.Context, cold []check) error {
 		for i, r := range rw.Runs {
 			ids[i] = r.ID
 		}
-		return tx.QueryRow(ctx, insertSQL, strings.Join(addrs, ","), before, len(rw.Runs), ids, rw.Jobs).Scan(&id, &detected)
+		jobs := append([]int64{}, rw.Jobs...) // never NULL
+		return tx.QueryRow(ctx, insertSQL, strings.Join(addrs, ","), before, len(rw.Runs), ids, jobs).Scan(&id, &detected)
 	})
 	if err != nil {
 		return fmt.Errorf("cold start: %w", err)
