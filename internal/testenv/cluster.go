@@ -40,8 +40,8 @@ type clusterNode struct {
 	addr    string
 	busPort int
 	dir     string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the process has exited
 }
 
 // AddrList returns the masters' addresses comma-separated, as REDIS_CLUSTER_ADDRS wants them.
