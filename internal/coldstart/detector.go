@@ -168,6 +168,16 @@ func (x *Detector) Check(ctx context.Context) (string, error) {
 	if err := x.d.Pool.QueryRow(ctx, everWarmedSQL).Scan(&warmed); err != nil {
 		return ResultError, fmt.Errorf("cold check: %w", err)
 	}
+	// Look again, now that the database said whether anything was ever warmed: a first phase
+	// that ended between the two reads wrote its keys before the database said so, and must
+	// not make a new install's empty Redis look like a cold start.
+	cold, err := x.recheck(ctx, cold)
+	if err != nil {
+		return ResultError, err
+	}
+	if len(cold) == 0 {
+		return ResultSentinel, nil
+	}
 	if !warmed {
 		for _, c := range cold {
 			if err := x.setSentinel(ctx, c.node); err != nil {
@@ -181,6 +191,30 @@ func (x *Detector) Check(ctx context.Context) (string, error) {
 		return ResultError, err
 	}
 	return ResultCold, nil
+}
+
+// recheck checks the nodes of cold again and returns those still cold; the others get their
+// sentinel set.
+func (x *Detector) recheck(ctx context.Context, cold []check) ([]check, error) {
+	var still []check
+	for _, c := range cold {
+		again := x.checkNode(ctx, c.node)
+		if again.err != nil {
+			return nil, fmt.Errorf("cold check %s: %w", c.addr, again.err)
+		}
+		before := x.seen[c.addr]
+		if !again.exists && (again.size == 0 || again.size < before/coldShare) {
+			still = append(still, again)
+			continue
+		}
+		if !again.exists {
+			if err := x.setSentinel(ctx, c.node); err != nil {
+				return nil, err
+			}
+		}
+		x.seen[c.addr] = again.size
+	}
+	return still, nil
 }
 
 func (x *Detector) checkNode(ctx context.Context, n node) check {
