@@ -19,9 +19,11 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/cli"
 	"github.com/cachewarm/cachewarm/internal/demodata"
 	"github.com/cachewarm/cachewarm/internal/fixture"
 	"github.com/cachewarm/cachewarm/internal/testenv"
+	"github.com/cachewarm/cachewarm/workflows"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -37,12 +39,15 @@ const tenants = 4
 // warm, with cold start checks every 200 ms.
 type bundle struct {
 	env  *fixture.Env
+	w    *fixture.Worker
 	base string // the worker's HTTP base URL
 	rdb  redis.UniversalClient
 	cat  *catalog.Catalog
 	// want is every key the dataset queries yield, read once: the tests lock tables that
 	// the queries read.
 	want map[string]fixture.Expected
+	// cliEnv is the environment of a cachewarm command on the same database and Redis.
+	cliEnv map[string]string
 }
 
 func setup(t *testing.T, redisEnv map[string]string) *bundle {
@@ -56,7 +61,8 @@ func setup(t *testing.T, redisEnv map[string]string) *bundle {
 	w, base := env.StartWorkerHTTP(t, cfg, nil)
 	cat, err := catalog.Default()
 	require.NoError(t, err)
-	b := &bundle{env: env, base: base, rdb: w.Redis, cat: cat}
+	b := &bundle{env: env, w: w, base: base, rdb: w.Redis, cat: cat, cliEnv: map[string]string{"DATABASE_URL": env.DBURL}}
+	maps.Copy(b.cliEnv, redisEnv)
 	b.want = map[string]fixture.Expected{}
 	for k := 1; k <= tenants; k++ {
 		want, _ := env.Expect(t, cat, cache.Keys{}, demodata.TenantID(k))
@@ -114,6 +120,15 @@ func (b *bundle) waitKeys(t *testing.T, what string, phases []catalog.Phase) {
 	b.verify(t, phases)
 }
 
+// status runs `cachewarm status` in the test's process and returns its output.
+func (b *bundle) status(t *testing.T) string {
+	t.Helper()
+	var out, errOut strings.Builder
+	err := cli.Run(context.Background(), []string{"status"}, func(k string) (string, bool) { v, ok := b.cliEnv[k]; return v, ok }, &out, &errOut)
+	require.NoError(t, err, errOut.String())
+	return out.String()
+}
+
 func (b *bundle) coldStarts(t *testing.T) int {
 	t.Helper()
 	var n int
@@ -156,15 +171,17 @@ func (b *bundle) metric(t *testing.T, series string) float64 {
 	return 0
 }
 
-// lockVendors holds an exclusive lock on the vendors table until release: the high phase
-// (vendors) waits, so the re-warm stays visibly under way.
-func lockVendors(t *testing.T, pool *pgxpool.Pool) (release func()) {
+// lockTables holds an exclusive lock on tables until release: the phases that read them
+// wait, so that the re-warm stays visibly under way.
+func lockTables(t *testing.T, pool *pgxpool.Pool, tables ...string) (release func()) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
-	_, err = tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{"vendors"}.Sanitize()+" IN ACCESS EXCLUSIVE MODE")
-	require.NoError(t, err)
+	for _, tbl := range tables {
+		_, err = tx.Exec(ctx, "LOCK TABLE "+pgx.Identifier{tbl}.Sanitize()+" IN ACCESS EXCLUSIVE MODE")
+		require.NoError(t, err)
+	}
 	done := false
 	release = func() {
 		if !done {
@@ -184,7 +201,7 @@ func (b *bundle) coldStartRewarms(t *testing.T, how string, empty func()) {
 	t.Helper()
 	ctx := context.Background()
 	before := b.coldStarts(t)
-	release := lockVendors(t, b.env.Pool)
+	release := lockTables(t, b.env.Pool, "vendors")
 	empty()
 	testenv.WaitFor(t, 30*time.Second, how+": /health says the cache is cold", func() (bool, error) {
 		code, h := b.health(t)
@@ -195,6 +212,7 @@ func (b *bundle) coldStartRewarms(t *testing.T, how string, empty func()) {
 	require.Contains(t, h.Reason, fmt.Sprintf("re-warming %d tenants", tenants))
 	require.Equal(t, before+1, b.coldStarts(t))
 	require.Equal(t, 1.0, b.metric(t, "cachewarm_cache_cold"))
+	require.Contains(t, b.status(t), "re-warm running")
 	b.waitKeys(t, how+": every tenant's critical keys back while the high phase waits", []catalog.Phase{catalog.PhaseCritical})
 
 	release()
@@ -216,6 +234,9 @@ func (b *bundle) coldStartRewarms(t *testing.T, how string, empty func()) {
 		return finished, err
 	})
 	require.Equal(t, tenants, runs)
+	st := b.status(t)
+	t.Logf("%s: cachewarm status: %s", how, strings.SplitN(st, "\n", 3)[1])
+	require.Regexp(t, `last cold start: .*, Redis 127\.0\.0\.1:\d+ came back empty \(\d+ keys before\), 4 tenants re-warmed; re-warm done in `, st)
 	require.NoError(t, b.env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.workflow_runs WHERE trigger = 'cold-start'`).Scan(&triggerCounts))
 	require.Equal(t, tenants*(before+1), triggerCounts, "one cold-start workflow per tenant and cold start")
 }
@@ -273,6 +294,59 @@ func TestClusterNodeRestartedEmpty(t *testing.T) {
 	require.NoError(t, b.env.Pool.QueryRow(ctx, `SELECT node FROM cachewarm.cold_starts`).Scan(&node))
 	require.Equal(t, cl.Addrs[1], node, "only the restarted master was cold")
 	b.waitKeys(t, "every key back on the cluster", nil)
+	testenv.WaitFor(t, time.Minute, "/health ok again", func() (bool, error) {
+		_, h := b.health(t)
+		return h.Status == "ok", nil
+	})
+}
+
+// TestBusyTenantsRewarmed: Redis is flushed while every tenant's workflow is mid-way (its
+// critical phase written, its high phase held up by locks on every table it reads, so that it
+// writes nothing after the flush: keys landing meanwhile could make the flushed Redis look
+// merely short of a sentinel). The tenants keep their
+// workflows (one per tenant), and the phases those already wrote come back through dataset
+// re-warms: every critical key is back while the high phase still waits.
+func TestBusyTenantsRewarmed(t *testing.T) {
+	t.Parallel()
+	rs := testenv.NewRedisServer(t)
+	b := setup(t, map[string]string{"REDIS_URL": rs.URL("")})
+	ctx := context.Background()
+
+	var high, critical []string // the tables only the high phase reads
+	for _, d := range b.cat.Phase(catalog.PhaseCritical) {
+		critical = append(critical, d.Tables...)
+	}
+	for _, d := range b.cat.Phase(catalog.PhaseHigh) {
+		for _, tbl := range d.Tables {
+			if !slices.Contains(critical, tbl) && !slices.Contains(high, tbl) {
+				high = append(high, tbl)
+			}
+		}
+	}
+	release := lockTables(t, b.env.Pool, high...)
+	runs, err := b.w.Workflows().Start(ctx, b.w.Client(), workflows.Request{All: true, Phases: catalog.Phases, Trigger: "test"})
+	require.NoError(t, err)
+	require.Len(t, runs, tenants)
+	testenv.WaitFor(t, 30*time.Second, "every workflow's critical phase written, its high phase waiting", func() (bool, error) {
+		var n int
+		err := b.env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.workflow_phases p JOIN cachewarm.workflow_runs r ON r.id = p.workflow_id
+			WHERE r.trigger = 'test' AND p.phase = 'critical'`).Scan(&n)
+		return n == tenants, err
+	})
+
+	require.NoError(t, rs.Client("").FlushAll(ctx).Err())
+	testenv.WaitFor(t, 30*time.Second, "a cold start recorded", func() (bool, error) { return b.coldStarts(t) == 1, nil })
+	var jobs, started int
+	require.NoError(t, b.env.Pool.QueryRow(ctx, `SELECT cardinality(job_ids) FROM cachewarm.cold_starts`).Scan(&jobs))
+	require.Equal(t, 2*tenants, jobs, "each busy tenant gets its critical (written) and high (running) datasets re-warmed")
+	require.NoError(t, b.env.Pool.QueryRow(ctx, `SELECT count(*) FROM cachewarm.workflow_runs WHERE trigger = 'cold-start'`).Scan(&started))
+	require.Zero(t, started, "no second workflow for a busy tenant")
+	b.waitKeys(t, "every critical key back while the high phases wait", []catalog.Phase{catalog.PhaseCritical})
+	_, h := b.health(t)
+	require.Equal(t, "degraded", h.Status, "the re-warm is still running")
+
+	release()
+	b.waitKeys(t, "every key back", nil)
 	testenv.WaitFor(t, time.Minute, "/health ok again", func() (bool, error) {
 		_, h := b.health(t)
 		return h.Status == "ok", nil
