@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +25,7 @@ import (
 const SentinelKey = "cachewarm:sentinel"
 
 // TopologyTTL is how long the detector keeps a cluster's masters and their sentinel keys
-// before reading CLUSTER SLOTS again (it also reads them again after any error).
+// before reading CLUSTER SHARDS again (it also reads them again after any error).
 const TopologyTTL = 10 * time.Second
 
 // coldShare: a node missing its sentinel is cold when it holds fewer than 1/coldShare of the
@@ -268,16 +270,9 @@ func (x *Detector) refreshNodes(ctx context.Context) error {
 	case *redis.Client:
 		x.nodes = []node{{addr: c.Options().Addr, key: SentinelKey}}
 	case *redis.ClusterClient:
-		slots, err := c.ClusterSlots(ctx).Result()
+		nodes, err := clusterNodes(ctx, c)
 		if err != nil {
-			return fmt.Errorf("cold check: cluster slots: %w", err)
-		}
-		var nodes []node
-		for _, s := range slots {
-			if len(s.Nodes) == 0 || slices.ContainsFunc(nodes, func(n node) bool { return n.addr == s.Nodes[0].Addr }) {
-				continue
-			}
-			nodes = append(nodes, node{addr: s.Nodes[0].Addr, key: sentinelFor(s.Start, s.End)})
+			return err
 		}
 		x.nodes = nodes
 	default:
@@ -285,6 +280,44 @@ func (x *Detector) refreshNodes(ctx context.Context) error {
 	}
 	x.nodesAt = time.Now()
 	return nil
+}
+
+// clusterNodes returns each master with a sentinel key in one of its slots, from CLUSTER
+// SHARDS (Redis 7), or CLUSTER SLOTS on an older Redis.
+func clusterNodes(ctx context.Context, c *redis.ClusterClient) ([]node, error) {
+	var nodes []node
+	add := func(addr string, start, end int) {
+		if !slices.ContainsFunc(nodes, func(n node) bool { return n.addr == addr }) {
+			nodes = append(nodes, node{addr: addr, key: sentinelFor(start, end)})
+		}
+	}
+	shards, err := c.ClusterShards(ctx).Result()
+	if err == nil {
+		for _, sh := range shards {
+			for _, n := range sh.Nodes {
+				if n.Role != "master" || len(sh.Slots) == 0 {
+					continue
+				}
+				host := n.Endpoint
+				if host == "" || host == "?" {
+					host = n.IP
+				}
+				add(net.JoinHostPort(host, strconv.FormatInt(n.Port, 10)), int(sh.Slots[0].Start), int(sh.Slots[0].End))
+			}
+		}
+		return nodes, nil
+	}
+	//lint:ignore SA1019 the fallback for a Redis older than 7.0, which has no CLUSTER SHARDS
+	slots, serr := c.ClusterSlots(ctx).Result()
+	if serr != nil {
+		return nil, fmt.Errorf("cold check: cluster shards: %w; cluster slots: %w", err, serr)
+	}
+	for _, s := range slots {
+		if len(s.Nodes) > 0 {
+			add(s.Nodes[0].Addr, s.Start, s.End)
+		}
+	}
+	return nodes, nil
 }
 
 // coldStart re-warms every active tenant and records the cold start in one transaction,

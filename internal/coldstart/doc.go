@@ -6,7 +6,7 @@
 //
 // The [Detector] keeps a small sentinel key on every Redis master: [SentinelKey] on a single
 // Redis; on a cluster, one key per master whose hash tag maps to a slot that master serves
-// (found from CLUSTER SLOTS, recomputed every [TopologyTTL] and after an error). No dataset
+// (found from CLUSTER SHARDS, recomputed every [TopologyTTL] and after an error). No dataset
 // key pattern starts with "cachewarm:". Every check (Config.ColdCheck, default 1 s) is one
 // pipelined EXISTS and DBSIZE per master. A missing sentinel alone proves nothing (someone
 // may have deleted it, or an allkeys-* policy evicted it): the node must also be empty, or
