@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin/cachewarm
 TENANTS ?= 50
 
-.PHONY: help build services demo test node lint bench bench-writes microbench scaling curve fuzz clean
+.PHONY: help build services demo test node lint bench coldbench bench-writes microbench scaling curve fuzz clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ BENCH_WORKERS ?= 1
 bench: services build ## end-to-end benchmark: full warm of $(BENCH_TENANTS) tenants vs raw bound and naive warmer, change-to-fresh latency, then the write path
 	$(GO) run ./cmd/cachewarm-bench --tenants $(BENCH_TENANTS) --workers $(BENCH_WORKERS) --bin $(BIN)
 	$(MAKE) --no-print-directory bench-writes
+
+COLDBENCH_TENANTS ?= 1000
+coldbench: services build ## cold starts: a private Redis restarted empty, then FLUSHALL, under a worker keeping $(COLDBENCH_TENANTS) tenants warm: time until noticed, critical keys back, full re-warm
+	$(GO) run ./cmd/cachewarm-bench --cold --tenants $(COLDBENCH_TENANTS) --database cachewarm_coldbench --bin $(BIN)
 
 bench-writes: services ## what change capture costs the ERP's writes, both modes: pgbench with and without cachewarm, interleaved, on a private PostgreSQL
 	$(GO) test -run '^$$' -bench WritePath -benchtime 1x -timeout 30m ./test/writepath/

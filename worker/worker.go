@@ -20,6 +20,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/capture"
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/coldstart"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/demand"
 	"github.com/cachewarm/cachewarm/internal/httpapi"
@@ -69,6 +70,7 @@ type Worker struct {
 	workflows *workflows.Service
 	warmer    *warm.Warmer
 	metrics   *metrics.Metrics
+	cold      *metrics.Cold
 	registry  *prometheus.Registry
 	budget    *budget.Reporter
 	// demand samples the tenants' predicted demand on the leader (nil: CACHEWARM_DEMAND_SAMPLE=off).
@@ -102,6 +104,7 @@ func New(d Deps) (*Worker, error) {
 			return float64(lag)
 		}))
 	}
+	w.cold = metrics.NewCold(reg, func() bool { return w.coldReason(context.Background()) != "" })
 	w.workflows = workflows.New(d.Pool, d.Logger)
 	writer := rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}, cfg.L1Channel)
 	w.warmer = warm.New(d.Pool, writer, cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
@@ -247,8 +250,21 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 
 	collector := capture.NewCollector(w.pool, cmp.Or(w.cfg.ChangePoll, config.DefaultChangePoll), w.logger)
 	collector.Observe = w.metrics.ObserveCollected
-	if w.cfg.ChangeCapture == migrations.CaptureLogical || w.demand != nil {
-		collector.Leading = func(ctx context.Context) { w.lead(ctx, collector) }
+	var leading []func(context.Context)
+	if w.cfg.ChangeCapture == migrations.CaptureLogical {
+		leading = append(leading, func(ctx context.Context) { w.streamChanges(ctx, collector) })
+	}
+	if w.demand != nil {
+		leading = append(leading, w.demand.Run)
+	}
+	if w.cfg.WarmingEnabled && w.cfg.ColdCheck > 0 {
+		leading = append(leading, coldstart.New(coldstart.Deps{
+			Redis: w.rdb, Pool: w.pool, Workflows: w.workflows, Client: w.client, Phases: w.cfg.DefaultPhases(),
+			Interval: w.cfg.ColdCheck, Logger: w.logger, Observe: w.cold.ObserveCheck,
+		}).Run)
+	}
+	if len(leading) > 0 {
+		collector.Leading = func(ctx context.Context) { runAll(ctx, leading) }
 	}
 	collected := make(chan struct{})
 	go func() {
@@ -261,15 +277,11 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	return w.stop(srv)
 }
 
-// lead runs what the leader (the change collector) alone runs: the demand sampler and, in
-// the logical mode, the change stream.
-func (w *Worker) lead(ctx context.Context, collector *capture.Collector) {
+// runAll runs every fn with ctx at once and returns when all have returned.
+func runAll(ctx context.Context, fns []func(context.Context)) {
 	var wg sync.WaitGroup
-	if w.demand != nil {
-		wg.Go(func() { w.demand.Run(ctx) })
-	}
-	if w.cfg.ChangeCapture == migrations.CaptureLogical {
-		w.streamChanges(ctx, collector)
+	for _, fn := range fns {
+		wg.Go(func() { fn(ctx) })
 	}
 	wg.Wait()
 }
@@ -283,6 +295,13 @@ func (w *Worker) sampleDemand(ctx context.Context) {
 	if _, err := w.demand.Sample(ctx); err != nil {
 		w.logger.WarnContext(ctx, "demand sample before the warm", "err", err)
 	}
+}
+
+// coldReason is why the cache is cold (the latest cold start's re-warm runs), or "".
+func (w *Worker) coldReason(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return coldstart.Reason(ctx, w.pool)
 }
 
 // streamChanges streams the logical mode's replication slot into the change log while this
@@ -379,7 +398,7 @@ func (w *Worker) httpHandler(ctx context.Context) (http.Handler, error) {
 	return httpapi.New(httpapi.Deps{
 		Pool: w.pool, Redis: w.rdb, Metrics: w.metrics, Gatherer: w.registry,
 		API:     &httpapi.API{Workflows: w.workflows, Client: w.client, Warmer: w.warmer, DefaultPhases: w.cfg.DefaultPhases()},
-		RiverUI: ui, Token: w.cfg.APIToken, Logger: w.logger, Budget: w.budget,
+		RiverUI: ui, Token: w.cfg.APIToken, Logger: w.logger, Budget: w.budget, ColdReason: w.coldReason,
 	}), nil
 }
 

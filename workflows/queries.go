@@ -123,3 +123,13 @@ SELECT EXISTS (
 UPDATE cachewarm.workflow_runs SET state = 'cancelled', finished_at = now()
 WHERE id = $1 AND state IN ('queued', 'running')`
 )
+
+// busyProgressSQL: for each active workflow $1, its tenant, state, phases and finished
+// phases (for StartColdTx).
+const busyProgressSQL = `
+SELECT r.tenant_id, r.state, r.phases, coalesce(array_agg(p.phase) FILTER (WHERE p.phase IS NOT NULL), '{}')
+FROM cachewarm.workflow_runs r
+LEFT JOIN cachewarm.workflow_phases p ON p.workflow_id = r.id
+WHERE r.id = ANY($1::bigint[]) AND r.state IN ('queued', 'running')
+GROUP BY r.id
+ORDER BY r.tenant_id`

@@ -38,6 +38,9 @@ const (
 	// TriggerSlotLost is a full re-warm after PostgreSQL dropped or invalidated the logical
 	// mode's replication slot: changes may have been lost.
 	TriggerSlotLost = "slot-lost"
+	// TriggerColdStart is a full re-warm after Redis (or one cluster master) came back empty:
+	// a restart without persistence, FLUSHALL, a failover to an empty replica.
+	TriggerColdStart = "cold-start"
 )
 
 // States of a workflow run.

@@ -76,6 +76,7 @@ func Main(ctx context.Context, args []string, lookup func(string) (string, bool)
 	fs.IntVar(&o.Changes, "changes", 200, "single-row updates for the change-to-fresh latency (0 skips it, and the second warm it makes)")
 	fs.IntVar(&o.NaiveTenants, "naive-tenants", 10, "tenants the naive warmer writes (its rate is applied to all keys)")
 	fs.BoolVar(&o.SkipRaw, "skip-raw", false, "skip the raw-bound and naive references")
+	cold := fs.Bool("cold", false, "measure cold starts instead (make coldbench): a private redis-server restarted empty, then flushed, while a worker keeps it warm")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,7 +88,11 @@ func Main(ctx context.Context, args []string, lookup func(string) (string, bool)
 	o.serverURL, o.redis, o.capture = cfg.DatabaseURL, cfg.Redis, cfg.ChangeCapture
 	o.Out = stdout
 	o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := Run(ctx, o); err != nil {
+	run := Run
+	if *cold {
+		run = RunCold
+	}
+	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(stderr, "cachewarm-bench:", err)
 		return err
 	}
@@ -391,7 +396,9 @@ func startWorkers(ctx context.Context, o Options) ([]*process, error) {
 		cmd.Env = append(os.Environ(),
 			"DATABASE_URL="+o.databaseURL, "REDIS_URL="+o.redisURL, "REDIS_CLUSTER_ADDRS=",
 			"HTTP_ADDR="+addr, "CACHE_WARMING_ENABLED=false", "CACHE_WARMING_PHASE3_ENABLED=true",
-			"CACHEWARM_LOG_LEVEL=warn")
+			"CACHEWARM_LOG_LEVEL=warn",
+			// The benchmark empties its Redis DB between measurements: no cold start re-warm.
+			"CACHEWARM_COLD_CHECK=off")
 		cmd.Env = append(cmd.Env, o.WorkerEnv...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Start(); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
+	"github.com/cachewarm/cachewarm/internal/coldstart"
 	"github.com/cachewarm/cachewarm/migrations"
 	"github.com/cachewarm/cachewarm/workflows"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -49,6 +50,9 @@ func (a *app) statusCmd() *cobra.Command {
 			}
 			for _, l := range mem.Lines() {
 				fmt.Fprintln(a.stdout, l)
+			}
+			if err := a.printColdStart(ctx, pool); err != nil {
+				return err
 			}
 			list, err := workflows.New(pool, a.logger()).List(ctx, workflows.Filter{Tenant: tenant, Failed: failed, Limit: limit})
 			if err != nil {
@@ -95,6 +99,27 @@ func (a *app) printCapture(ctx context.Context, pool *pgxpool.Pool, mode string)
 			}
 			line += fmt.Sprintf("; replication slot lag %d bytes", lag)
 		}
+	}
+	fmt.Fprintln(a.stdout, line)
+	return nil
+}
+
+// printColdStart prints the latest cold start (Redis came back empty) and whether its
+// re-warm is done; nothing when there has been none.
+func (a *app) printColdStart(ctx context.Context, pool *pgxpool.Pool) error {
+	s, err := coldstart.Latest(ctx, pool)
+	if err != nil || s == nil {
+		return err
+	}
+	line := fmt.Sprintf("last cold start: %s, Redis %s came back empty (%d keys before), %d tenants re-warmed",
+		s.DetectedAt.Local().Format(time.DateTime), s.Node, s.KeysBefore, s.Tenants)
+	switch {
+	case s.FinishedAt != nil:
+		line += fmt.Sprintf("; re-warm done in %s", s.FinishedAt.Sub(s.DetectedAt).Round(time.Millisecond))
+	case s.Done():
+		line += "; re-warm done"
+	default:
+		line += fmt.Sprintf("; re-warm running: %d of %d tenants done", max(s.Tenants-s.Active, 0), s.Tenants)
 	}
 	fmt.Fprintln(a.stdout, line)
 	return nil

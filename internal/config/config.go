@@ -51,6 +51,10 @@ const DefaultJobTimeout = time.Minute
 // of an empty table costs microseconds, and the wait it adds averages half of it.
 const DefaultChangePoll = 5 * time.Millisecond
 
+// DefaultColdCheck is how often the leader looks for a Redis that came back empty by default
+// (one pipelined EXISTS and DBSIZE per Redis master).
+const DefaultColdCheck = time.Second
+
 // rescueMargin is how much longer than the job timeout a job may stay running before it is
 // rescued as stuck (see Config.RescueAfter).
 const rescueMargin = 15 * time.Second
@@ -115,6 +119,9 @@ type Config struct {
 	// ChangePoll is how often the change collector looks for changes the triggers appended
 	// (CACHEWARM_CHANGE_POLL, default 5ms): half of it is the average wait a change adds.
 	ChangePoll time.Duration
+	// ColdCheck is how often the leader checks that Redis did not come back empty
+	// (CACHEWARM_COLD_CHECK, default 1s; "off" gives zero: no cold detection).
+	ColdCheck time.Duration
 	// WorkflowRetention is how long a finished workflow run stays in workflow_runs (and
 	// status, /api/cache/workflows) before the reaper deletes it
 	// (CACHEWARM_WORKFLOW_RETENTION, default 168h: a week).
@@ -185,6 +192,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 		e.bad("CACHEWARM_MEMORY_BUDGET", "%v", err)
 	}
 	c.DemandSample = e.durationOrOff("CACHEWARM_DEMAND_SAMPLE", demand.DefaultInterval)
+	c.ColdCheck = e.durationOrOff("CACHEWARM_COLD_CHECK", DefaultColdCheck)
 	if c.RescueAfter < c.JobTimeout {
 		e.bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)
 	}
@@ -385,6 +393,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("rescue_after", c.RescueAfter),
 		slog.String("change_capture", c.ChangeCapture),
 		slog.Duration("change_poll", c.ChangePoll),
+		slog.Duration("cold_check", c.ColdCheck),
 		slog.Duration("workflow_retention", c.WorkflowRetention),
 		slog.String("memory_budget", c.MemoryBudget.String()),
 		slog.Duration("demand_sample", c.DemandSample),

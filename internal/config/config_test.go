@@ -37,6 +37,19 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "erp:l1", c.L1Channel)
 }
 
+func TestLoadColdCheck(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(nil))
+	require.NoError(t, err)
+	require.Equal(t, time.Second, c.ColdCheck)
+	c, err = Load(env(map[string]string{"CACHEWARM_COLD_CHECK": "250ms"}))
+	require.NoError(t, err)
+	require.Equal(t, 250*time.Millisecond, c.ColdCheck)
+	c, err = Load(env(map[string]string{"CACHEWARM_COLD_CHECK": "off"}))
+	require.NoError(t, err)
+	require.Zero(t, c.ColdCheck, "off: no cold detection")
+}
+
 func TestLoadJobTimeouts(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(map[string]string{"CACHEWARM_JOB_TIMEOUT": "4s", "CACHEWARM_RESCUE_AFTER": "5s"}))
@@ -63,6 +76,7 @@ func TestLoadRejects(t *testing.T) {
 		{"bad cluster addr", map[string]string{"REDIS_CLUSTER_ADDRS": "127.0.0.1:7000,nohost"}, `REDIS_CLUSTER_ADDRS: entry 2: want host:port`},
 		{"bad redis db", map[string]string{"REDIS_DB": "-1"}, `REDIS_DB`},
 		{"bad job timeout", map[string]string{"CACHEWARM_JOB_TIMEOUT": "soon"}, `CACHEWARM_JOB_TIMEOUT`},
+		{"bad cold check", map[string]string{"CACHEWARM_COLD_CHECK": "never"}, `CACHEWARM_COLD_CHECK: "never" is not a positive duration`},
 		{"bad retention", map[string]string{"CACHEWARM_WORKFLOW_RETENTION": "7d"}, `CACHEWARM_WORKFLOW_RETENTION: "7d" is not a positive duration`},
 		{"rescue before timeout", map[string]string{"CACHEWARM_RESCUE_AFTER": "30s"}, `CACHEWARM_RESCUE_AFTER: 30s is shorter than the job timeout`},
 		{"missing CA file", map[string]string{"REDIS_URL": "rediss://127.0.0.1:6380/0", "REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"}, `REDIS_TLS_CA_FILE: open /nonexistent/ca.pem`},

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +46,10 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	)
 	wg.Go(func() { pgErr = s.pool.Ping(ctx) })
 	wg.Go(func() { ks, redisErr = metrics.ReadKeyspaceStats(ctx, s.rdb) })
+	var cold string
+	if s.coldReason != nil {
+		wg.Go(func() { cold = s.coldReason(ctx) })
+	}
 	wg.Wait()
 
 	var body healthBody
@@ -69,10 +74,19 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		body.Status, body.Info.Database = "error", depHealth{Status: "down", Error: "postgres unreachable" + detail(pgErr)}
 		code = http.StatusServiceUnavailable
 	}
-	if s.budget != nil && body.Status == "ok" {
+	// A cold cache being re-warmed, and a warm that skipped phases or saw evictions
+	// (docs/memory.md), degrade a service that answers.
+	reasons := []string{}
+	if cold != "" {
+		reasons = append(reasons, cold)
+	}
+	if s.budget != nil {
 		if reason := s.budget.HealthReason(ctx); reason != "" {
-			body.Status, body.Reason = "degraded", reason
+			reasons = append(reasons, reason)
 		}
+	}
+	if len(reasons) > 0 && body.Status == "ok" {
+		body.Status, body.Reason = "degraded", strings.Join(reasons, "; ")
 	}
 	writeJSON(w, code, body)
 }

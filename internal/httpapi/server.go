@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -45,6 +46,9 @@ type Deps struct {
 	// ReadLimit is how many reads of workflows and statistics run at once, each holding at
 	// most one pool connection (default DefaultReadLimit); others wait for a slot.
 	ReadLimit int
+	// ColdReason, if not nil, says why the cache is cold ("" when it is not): /health then
+	// answers degraded with that reason.
+	ColdReason func(context.Context) string
 	// ReadTimeout bounds such a read, its wait for a slot included (default
 	// DefaultReadTimeout).
 	ReadTimeout time.Duration
@@ -64,6 +68,7 @@ type Server struct {
 	reads       chan struct{}
 	readTimeout time.Duration
 	budget      *budget.Reporter
+	coldReason  func(context.Context) string
 }
 
 // New builds the handler.
@@ -71,7 +76,8 @@ func New(d Deps) *Server {
 	s := &Server{
 		pool: d.Pool, rdb: d.Redis, metrics: d.Metrics, token: d.Token, logger: d.Logger, mux: http.NewServeMux(),
 		reads: make(chan struct{}, cmp.Or(max(d.ReadLimit, 0), DefaultReadLimit)), readTimeout: cmp.Or(max(d.ReadTimeout, 0), DefaultReadTimeout),
-		budget: d.Budget,
+		budget:     d.Budget,
+		coldReason: d.ColdReason,
 	}
 	s.mux.HandleFunc("GET /health", s.health)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}))

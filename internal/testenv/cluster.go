@@ -38,10 +38,11 @@ type Cluster struct {
 }
 
 type clusterNode struct {
-	addr string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
+	addr    string
+	busPort int
+	dir     string
+	cmd     *exec.Cmd
+	done    chan struct{} // closed when the process has exited
 }
 
 // AddrList returns the masters' addresses comma-separated, as REDIS_CLUSTER_ADDRS wants them.
@@ -125,7 +126,7 @@ func startNode(ctx context.Context, server, dir string) (*clusterNode, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis cluster: free ports: %w", err)
 		}
-		n, err := tryNode(ctx, server, dir, ports[0], ports[1])
+		n, err := tryNode(ctx, server, dir, ports[0], ports[1], true)
 		if err == nil {
 			return n, nil
 		}
@@ -139,10 +140,14 @@ func startNode(ctx context.Context, server, dir string) (*clusterNode, error) {
 
 var errPortTaken = errors.New("port taken")
 
-func tryNode(ctx context.Context, server, dir string, port, busPort int) (*clusterNode, error) {
+// tryNode starts a node in dir; fresh removes an earlier nodes.conf (a failed attempt's node
+// id must not be reused), otherwise the node comes back as itself, with its slots.
+func tryNode(ctx context.Context, server, dir string, port, busPort int, fresh bool) (*clusterNode, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	logFile := filepath.Join(dir, "redis.log")
-	_ = os.Remove(filepath.Join(dir, "nodes.conf")) // a failed attempt's node id must not be reused
+	if fresh {
+		_ = os.Remove(filepath.Join(dir, "nodes.conf"))
+	}
 	cmd := exec.Command(server,
 		"--port", strconv.Itoa(port), "--cluster-port", strconv.Itoa(busPort), "--bind", "127.0.0.1",
 		"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
@@ -152,7 +157,7 @@ func tryNode(ctx context.Context, server, dir string, port, busPort int) (*clust
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("redis cluster: start redis-server: %w", err)
 	}
-	n := &clusterNode{addr: addr, dir: dir, cmd: cmd, done: make(chan struct{})}
+	n := &clusterNode{addr: addr, busPort: busPort, dir: dir, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		close(n.done)
@@ -210,6 +215,32 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 		_ = rdb.Close()
 	}
 	return nil
+}
+
+// RestartNode kills master i (SIGKILL) and starts it again on the same ports and directory:
+// its nodes.conf gives it back its node id and slots, without any data (nothing is
+// persisted), as a master restarted without persistence. It returns once the cluster reports
+// ok again on every node.
+func (c *Cluster) RestartNode(ctx context.Context, i int) error {
+	server, err := exec.LookPath("redis-server")
+	if err != nil {
+		return fmt.Errorf("redis cluster: no redis-server binary: %v; %s", err, installRedis)
+	}
+	old := c.nodes[i]
+	if err := old.stop(); err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(old.addr)
+	if err != nil {
+		return err
+	}
+	p, _ := strconv.Atoi(port)
+	n, err := tryNode(ctx, server, old.dir, p, old.busPort, false)
+	if err != nil {
+		return err
+	}
+	c.nodes[i] = n
+	return c.waitReady(ctx, 30*time.Second)
 }
 
 // Close stops every node (SIGKILL: nothing is persisted) and waits for the processes. It is

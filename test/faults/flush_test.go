@@ -14,8 +14,10 @@ import (
 // TestFlushedRedisIsRestored empties the worker's Redis DB (FLUSHDB, what a cache-manager
 // reset() or an operator does; an allkeys-lru eviction loses keys the same way) after a full
 // warm: `cachewarm warm --all --wait` restores every key, and so does the refresh-ahead
-// schedule by itself. Then the version keys of the stale-overwrite guard alone are evicted:
-// changes and warms still write (a missing version counts as older).
+// schedule by itself (with cold start detection off: the first worker warms nothing by
+// itself, so it does not run the detector, and the second is told not to). Then the version
+// keys of the stale-overwrite guard alone are evicted: changes and warms still write (a
+// missing version counts as older).
 func TestFlushedRedisIsRestored(t *testing.T) {
 	t.Parallel()
 	env := fixture.New(t, tenants)
@@ -50,8 +52,12 @@ func TestFlushedRedisIsRestored(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, env.Redis.FlushDB(ctx).Err())
 	flushed := time.Now()
+	// Cold start detection off: with warming on, the worker would see the flushed DB (no
+	// sentinel, no keys, phases warmed before) as a cold start and re-warm every tenant
+	// itself. This part is about what the refresh-ahead schedule restores without it;
+	// test/cold covers the detector.
 	rw := startWorker(t, "worker-refresh", workerEnv(env, map[string]string{
-		"CACHE_WARMING_ENABLED": "true", "CACHEWARM_STARTUP_WARM": "false", "CACHE_WARMING_PHASE3_ENABLED": "true",
+		"CACHE_WARMING_ENABLED": "true", "CACHEWARM_STARTUP_WARM": "false", "CACHE_WARMING_PHASE3_ENABLED": "true", "CACHEWARM_COLD_CHECK": "off",
 		"CACHEWARM_WORKERS": "4", "CACHE_REFRESH_CRITICAL": "@every 2s", "CACHE_REFRESH_HIGH": "@every 2s", "CACHE_REFRESH_MEDIUM": "@every 1h",
 	}))
 	critHigh := datasetNames(catalog.PhaseCritical, catalog.PhaseHigh)
