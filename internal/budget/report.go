@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/bytesize"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/demand"
 	"github.com/cachewarm/cachewarm/internal/redisinfo"
@@ -87,10 +88,10 @@ func (r *Reporter) HealthReason(ctx context.Context) string {
 func (s Status) Lines() []string {
 	budget := "no limit (Redis has no maxmemory)"
 	if s.BudgetBytes > 0 {
-		budget = fmt.Sprintf("%s = %s", s.Limit, human(s.BudgetBytes))
+		budget = fmt.Sprintf("%s = %s", s.Limit, bytesize.String(s.BudgetBytes))
 	}
 	out := []string{fmt.Sprintf("memory: budget %s; used %s of maxmemory %s (policy %s); %d key(s) evicted since Redis started",
-		budget, human(s.UsedMemory), human(s.MaxMemory), s.Policy, s.EvictedKeys)}
+		budget, bytesize.String(s.UsedMemory), bytesize.String(s.MaxMemory), s.Policy, s.EvictedKeys)}
 	if w := s.LastWarm; w != nil {
 		state := "running"
 		if w.FinishedAt != nil {
@@ -110,18 +111,6 @@ func (s Status) Lines() []string {
 		out = append(out, "predicted demand (most read first): "+strings.Join(cells, ", "))
 	}
 	return out
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // Metrics are the memory budget's Prometheus metrics. A nil *Metrics counts nothing.

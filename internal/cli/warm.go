@@ -9,6 +9,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/budget"
+	"github.com/cachewarm/cachewarm/internal/bytesize"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/demand"
@@ -161,7 +162,7 @@ type waitSummary struct {
 
 func (s waitSummary) String() string {
 	return fmt.Sprintf("%d workflow(s): %d completed, %d partial or failed; %d keys, %s written in %s",
-		s.Workflows, s.Completed, s.Failed, s.Keys, humanBytes(s.Bytes), s.Elapsed.Round(time.Millisecond))
+		s.Workflows, s.Completed, s.Failed, s.Keys, bytesize.String(s.Bytes), s.Elapsed.Round(time.Millisecond))
 }
 
 // waitForWorkflows polls the workflow tables until every workflow in ids has finished,
@@ -189,16 +190,4 @@ func waitForWorkflows(ctx context.Context, svc *workflows.Service, ids []int64, 
 		case <-tick.C:
 		}
 	}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/bytesize"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/demodata"
@@ -197,13 +198,13 @@ func printPhases(out io.Writer, warmed warmResult) error {
 	fmt.Fprintln(tw, "phase\tkeys\tbytes\twall time\tjob time (sum)\tretries\t")
 	var total phaseRow
 	for _, p := range warmed.phases {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t\n", p.Phase, p.Keys, human(p.Bytes), p.Wall.Round(time.Millisecond), p.Busy.Round(time.Millisecond), p.Retries)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%d\t\n", p.Phase, p.Keys, bytesize.String(p.Bytes), p.Wall.Round(time.Millisecond), p.Busy.Round(time.Millisecond), p.Retries)
 		total.Keys += p.Keys
 		total.Bytes += p.Bytes
 		total.Retries += p.Retries
 		total.Busy += p.Busy
 	}
-	fmt.Fprintf(tw, "total\t%d\t%s\t%s\t%s\t%d\t\n", total.Keys, human(total.Bytes), warmed.wall.Round(time.Millisecond), total.Busy.Round(time.Millisecond), total.Retries)
+	fmt.Fprintf(tw, "total\t%d\t%s\t%s\t%s\t%d\t\n", total.Keys, bytesize.String(total.Bytes), warmed.wall.Round(time.Millisecond), total.Busy.Round(time.Millisecond), total.Retries)
 	return tw.Flush()
 }
 
@@ -213,7 +214,7 @@ func printTimings(out io.Writer, timings []timing) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "dataset\tbytes\tmiss: query\thit: GET\tspeed-up\thit: GET + parse\t")
 	for _, t := range timings {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fx\t%s\t\n", t.Dataset, human(int64(t.Bytes)), t.Miss.Round(time.Microsecond),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fx\t%s\t\n", t.Dataset, bytesize.String(int64(t.Bytes)), t.Miss.Round(time.Microsecond),
 			t.Hit.Round(time.Microsecond), float64(t.Miss)/float64(max(t.Hit, 1)), t.Read.Round(time.Microsecond))
 	}
 	return tw.Flush()
@@ -325,16 +326,4 @@ func showChange(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClie
 		time.Sleep(200 * time.Microsecond)
 	}
 	return changeResult{}, fmt.Errorf("demo: the change did not reach %s within 10 s", key)
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
