@@ -233,7 +233,10 @@ func NewRedis(t testing.TB) (*redis.Client, string) {
 			dbOpts := *opts
 			dbOpts.DB = db
 			rdb := redis.NewClient(&dbOpts)
-			if err := rdb.FlushDB(ctx).Err(); err != nil {
+			// ASYNC: the keys are gone at once and freed in the background, so emptying a DB
+			// a previous test filled does not block the shared server's one thread (a
+			// synchronous FLUSHDB of a large DB made other tests' reads time out under load).
+			if err := rdb.FlushDBAsync(ctx).Err(); err != nil {
 				t.Fatalf("testenv: empty claimed redis db %d: %v", db, err)
 			}
 			t.Cleanup(func() {
