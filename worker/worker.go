@@ -273,8 +273,7 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	}()
 	go w.logStats(ctx, 5*time.Minute)
 	<-ctx.Done()
-	<-collected
-	return w.stop(srv)
+	return w.stop(srv, collected)
 }
 
 // runAll runs every fn with ctx at once and returns when all have returned.
@@ -349,8 +348,10 @@ func (w *Worker) stream(ctx context.Context, collector *capture.Collector) error
 // stop stops within Config.ShutdownTimeout, all included. The HTTP server closes at once (in
 // flight requests may finish). Running jobs get until a fifth of the timeout (at most 5 s) is
 // left to finish; then their contexts are cancelled and they return river.JobSnooze(0): back
-// in the queue for another worker, without using an attempt.
-func (w *Worker) stop(srv *http.Server) error {
+// in the queue for another worker, without using an attempt. The clock starts at once: the
+// change collector and the leader's tasks (collected closes when they have ended) stop
+// meanwhile, not before.
+func (w *Worker) stop(srv *http.Server, collected <-chan struct{}) error {
 	timeout := w.cfg.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -376,6 +377,7 @@ func (w *Worker) stop(srv *http.Server) error {
 		err = w.client.StopAndCancel(hardCtx)
 	}
 	<-httpDone
+	<-collected // the collector and the leader's tasks end with Run's context, meanwhile
 	if err != nil {
 		return fmt.Errorf("stop river: %w", err)
 	}
