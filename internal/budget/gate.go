@@ -3,6 +3,7 @@ package budget
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/redisinfo"
 	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/jobs"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
@@ -75,6 +77,9 @@ func NewGate(pool *pgxpool.Pool, rdb redis.UniversalClient, limit Limit, cat *ca
 
 func slot(t string, p catalog.Phase) string { return t + "/" + string(p) }
 
+// errNoEvictions stands for the INFO a phase's end skips when Redis has no maxmemory.
+var errNoEvictions = errors.New("no maxmemory: no evictions to count")
+
 // Admit decides whether tenant t's phase p is written now (see docs/memory.md). The critical
 // phase always is. Another is when used_memory, what this process reserved for phases it
 // admitted and has not finished, and the phase's estimated size fit the budget; a phase whose
@@ -109,14 +114,14 @@ func (g *Gate) admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (jobs
 	g.evicted = max(g.evicted, mem.EvictedKeys)
 	budget := g.limit.Of(mem.MaxMemory)
 	if p == catalog.PhaseCritical || budget == 0 {
-		return jobs.Admission{Done: g.done(t, p, 0, nil)}, nil, nil
+		return jobs.Admission{Done: g.done(t, p, 0, nil, mem.MaxMemory > 0)}, nil, nil
 	}
 	present, err := g.present(ctx, t, p)
 	if err != nil {
 		return jobs.Admission{}, nil, err
 	}
 	if present {
-		return jobs.Admission{Done: g.done(t, p, 0, nil)}, nil, nil
+		return jobs.Admission{Done: g.done(t, p, 0, nil, mem.MaxMemory > 0)}, nil, nil
 	}
 	if err := g.readEstimates(ctx); err != nil {
 		return jobs.Admission{}, nil, err
@@ -165,15 +170,20 @@ func (g *Gate) admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (jobs
 		}
 	}
 	g.reserved[slot(t.String(), p)] += need
-	return jobs.Admission{Done: g.done(t, p, need, learned)}, nil, nil
+	return jobs.Admission{Done: g.done(t, p, need, learned, mem.MaxMemory > 0)}, nil, nil
 }
 
 // done returns the Done of an admission of tenant t's phase p that reserved need: it releases
 // it, learns the phase's size, ends the learning of the phase's size if learned is not nil,
-// and counts the evictions seen since the last look.
-func (g *Gate) done(t cache.Tenant, p catalog.Phase, need int64, learned chan struct{}) func(context.Context, int64) {
+// and, when Redis has a maxmemory (evicts is set: without one Redis never evicts, and the
+// INFO round trip is saved), counts the evictions seen since the last look.
+func (g *Gate) done(t cache.Tenant, p catalog.Phase, need int64, learned chan struct{}, evicts bool) func(context.Context, int64) {
 	return func(ctx context.Context, written int64) {
-		mem, err := redisinfo.Read(ctx, g.rdb)
+		var mem redisinfo.Memory
+		err := errNoEvictions
+		if evicts {
+			mem, err = redisinfo.Read(ctx, g.rdb)
+		}
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		s := slot(t.String(), p)
@@ -379,14 +389,5 @@ func activeTenants(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memory budget: tenants: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
