@@ -73,6 +73,7 @@ type Worker struct {
 	cold      *metrics.Cold
 	registry  *prometheus.Registry
 	budget    *budget.Reporter
+	warms     *budget.Warms
 	// demand samples the tenants' predicted demand on the leader (nil: CACHEWARM_DEMAND_SAMPLE=off).
 	demand *demand.Sampler
 }
@@ -105,7 +106,8 @@ func New(d Deps) (*Worker, error) {
 		}))
 	}
 	w.cold = metrics.NewCold(reg, func() bool { return w.coldReason(context.Background()) != "" })
-	w.workflows = workflows.New(d.Pool, d.Logger)
+	w.warms = budget.NewWarms(d.Pool, d.Redis)
+	w.workflows = workflows.New(d.Pool, d.Logger, workflows.RecordWarms(w.warms))
 	writer := rediswrite.New(d.Redis, cfg.ValueFormat, cache.Keys{HashTag: cfg.HashTags}, cfg.L1Channel)
 	w.warmer = warm.New(d.Pool, writer, cache.Keys{HashTag: cfg.HashTags}, d.Catalog, d.Logger)
 	// The memory budget and predicted demand (docs/memory.md).
@@ -250,7 +252,8 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 
 	collector := capture.NewCollector(w.pool, cmp.Or(w.cfg.ChangePoll, config.DefaultChangePoll), w.logger)
 	collector.Observe = w.metrics.ObserveCollected
-	var leading []func(context.Context)
+	// The leader closes the recorded warms whose workflows have ended (their evictions).
+	leading := []func(context.Context){func(ctx context.Context) { w.warms.RunCloser(ctx, warmCloseInterval, w.logger) }}
 	if w.cfg.ChangeCapture == migrations.CaptureLogical {
 		leading = append(leading, func(ctx context.Context) { w.streamChanges(ctx, collector) })
 	}
@@ -263,9 +266,7 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 			Interval: w.cfg.ColdCheck, Logger: w.logger, Observe: w.cold.ObserveCheck,
 		}).Run)
 	}
-	if len(leading) > 0 {
-		collector.Leading = func(ctx context.Context) { runAll(ctx, leading) }
-	}
+	collector.Leading = func(ctx context.Context) { runAll(ctx, leading) }
 	collected := make(chan struct{})
 	go func() {
 		defer close(collected)
@@ -275,6 +276,10 @@ func (w *Worker) Run(ctx context.Context, opts Options) error {
 	<-ctx.Done()
 	return w.stop(srv, collected)
 }
+
+// warmCloseInterval is how often the leader looks for recorded warms whose workflows have all
+// ended, to close them: one query of the (small) open warms when there is none to close.
+const warmCloseInterval = time.Second
 
 // runAll runs every fn with ctx at once and returns when all have returned.
 func runAll(ctx context.Context, fns []func(context.Context)) {

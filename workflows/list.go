@@ -94,8 +94,11 @@ const pruneBatch = 5000
 
 // Prune deletes the workflows (with their phases) that finished more than retention ago,
 // oldest first, in batches of pruneBatch, and returns how many. Queued and running workflows
-// are kept, however old.
+// are kept, however old. The warms recorded (cachewarm.warms) that ended as long ago go too.
 func (s *Service) Prune(ctx context.Context, retention time.Duration) (int64, error) {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM cachewarm.warms WHERE finished_at < now() - $1::bigint * interval '1 microsecond'`, retention.Microseconds()); err != nil {
+		return 0, fmt.Errorf("prune warms: %w", err)
+	}
 	var total int64
 	for {
 		tag, err := s.pool.Exec(ctx, pruneSQL, retention.Microseconds(), pruneBatch)

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/budget"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/jobs"
 	"github.com/jackc/pgx/v5"
@@ -61,11 +62,26 @@ var ErrUnknownTenant = errors.New("unknown tenant")
 type Service struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	warms  *budget.Warms
+}
+
+// Option configures a Service.
+type Option func(*Service)
+
+// RecordWarms records every start of workflows as a warm in cachewarm.warms (budget.Warms):
+// what Redis evicted while it ran and the phases the memory budget skipped, as `status`,
+// /health and /metrics report of the last warm. Without it nothing is recorded.
+func RecordWarms(w *budget.Warms) Option {
+	return func(s *Service) { s.warms = w }
 }
 
 // New returns a Service on pool.
-func New(pool *pgxpool.Pool, logger *slog.Logger) *Service {
-	return &Service{pool: pool, logger: logger}
+func New(pool *pgxpool.Pool, logger *slog.Logger, opts ...Option) *Service {
+	s := &Service{pool: pool, logger: logger}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Request asks for workflows.
@@ -155,7 +171,30 @@ func (s *Service) StartTx(ctx context.Context, tx pgx.Tx, client *river.Client[p
 		started = append(started, existing...)
 	}
 	slices.SortFunc(started, func(a, b Run) int { return cmp.Compare(a.Tenant, b.Tenant) })
+	if err := s.recordWarm(ctx, tx, req.Trigger, started); err != nil {
+		return nil, err
+	}
 	return started, nil
+}
+
+// recordWarm records the start of runs as a warm, if the Service records warms. A Redis that
+// does not answer INFO leaves the warm unrecorded rather than failing it: the warm itself
+// would fail the same way, and is retried.
+func (s *Service) recordWarm(ctx context.Context, tx pgx.Tx, trigger string, runs []Run) error {
+	if s.warms == nil || len(runs) == 0 {
+		return nil
+	}
+	m, err := s.warms.Mark(ctx)
+	if err != nil {
+		s.logger.WarnContext(ctx, "warm not recorded: no eviction counter", "trigger", trigger, "err", err)
+		return nil
+	}
+	ids := make([]int64, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
+	}
+	_, err = s.warms.Begin(ctx, tx, m, trigger, ids)
+	return err
 }
 
 func (s *Service) resolveTenants(ctx context.Context, tx pgx.Tx, req Request) ([]string, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/cachewarm/cachewarm/internal/redisinfo"
@@ -12,8 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Warms records warms (what `cachewarm warm --wait` waits for) in cachewarm.warms: Redis's
-// evicted_keys when each starts and ends, and its workflows, whose skipped phases it reports.
+// Warms records warms in cachewarm.warms: every start of workflows (workflows.Service records
+// each through Begin), with Redis's evicted_keys when it starts and ends, and its workflows,
+// whose skipped phases it reports. The leader closes the warms whose workflows have all ended
+// (CloseFinished); `cachewarm warm --wait` closes its own (End).
 type Warms struct {
 	pool *pgxpool.Pool
 	rdb  redis.UniversalClient
@@ -39,10 +42,11 @@ func (w *Warms) Mark(ctx context.Context) (Mark, error) {
 	return Mark{Evicted: mem.EvictedKeys, At: time.Now()}, nil
 }
 
-// Begin records a warm of workflows ids that started at m, and returns its id.
-func (w *Warms) Begin(ctx context.Context, m Mark, trigger string, ids []int64) (int64, error) {
+// Begin records, inside tx (the one that starts them), a warm of workflows ids that started
+// at m, and returns its id.
+func (w *Warms) Begin(ctx context.Context, tx pgx.Tx, m Mark, trigger string, ids []int64) (int64, error) {
 	var id int64
-	err := w.pool.QueryRow(ctx, `INSERT INTO cachewarm.warms (trigger, workflow_ids, started_at, evicted_start) VALUES ($1, $2, $3, $4) RETURNING id`,
+	err := tx.QueryRow(ctx, `INSERT INTO cachewarm.warms (trigger, workflow_ids, started_at, evicted_start) VALUES ($1, $2, $3, $4) RETURNING id`,
 		trigger, ids, m.At, m.Evicted).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("record warm: %w", err)
@@ -50,17 +54,78 @@ func (w *Warms) Begin(ctx context.Context, m Mark, trigger string, ids []int64) 
 	return id, nil
 }
 
-// End records that warm id ended now and returns its report.
+// Of returns the id of the latest warm of exactly workflows ids (as Begin recorded them).
+func (w *Warms) Of(ctx context.Context, ids []int64) (int64, error) {
+	var id int64
+	err := w.pool.QueryRow(ctx, `SELECT max(id) FROM cachewarm.warms WHERE workflow_ids = $1::bigint[] HAVING max(id) IS NOT NULL`, ids).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("find the warm of %d workflow(s): %w", len(ids), err)
+	}
+	return id, nil
+}
+
+// End records that warm id ended now, unless the leader closed it already, and returns its
+// report.
 func (w *Warms) End(ctx context.Context, id int64) (Warm, error) {
 	mem, err := redisinfo.Read(ctx, w.rdb)
 	if err != nil {
 		return Warm{}, fmt.Errorf("warm: %w", err)
 	}
-	if _, err := w.pool.Exec(ctx, `UPDATE cachewarm.warms SET finished_at = now(), evicted_end = $2 WHERE id = $1`, id, mem.EvictedKeys); err != nil {
+	if _, err := w.pool.Exec(ctx, `UPDATE cachewarm.warms SET finished_at = now(), evicted_end = $2 WHERE id = $1 AND finished_at IS NULL`, id, mem.EvictedKeys); err != nil {
 		return Warm{}, fmt.Errorf("record warm end: %w", err)
 	}
 	return readWarm(ctx, w.pool, mem.EvictedKeys, id)
 }
+
+// CloseFinished closes every open warm whose workflows have all ended, with Redis's eviction
+// counter now, and returns how many it closed. Redis is asked only when there is one to close.
+func (w *Warms) CloseFinished(ctx context.Context) (int64, error) {
+	var ended bool
+	if err := w.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cachewarm.warms w WHERE `+warmEnded+`)`).Scan(&ended); err != nil {
+		return 0, fmt.Errorf("close finished warms: %w", err)
+	}
+	if !ended {
+		return 0, nil
+	}
+	mem, err := redisinfo.Read(ctx, w.rdb)
+	if err != nil {
+		return 0, fmt.Errorf("close finished warms: %w", err)
+	}
+	tag, err := w.pool.Exec(ctx, `UPDATE cachewarm.warms w SET finished_at = now(), evicted_end = $1 WHERE `+warmEnded, mem.EvictedKeys)
+	if err != nil {
+		return 0, fmt.Errorf("close finished warms: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// RunCloser closes finished warms every interval until ctx ends (a leader's task: one
+// process at a time). While closing fails (Redis or the database down), it logs that once.
+func (w *Warms) RunCloser(ctx context.Context, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		_, err := w.CloseFinished(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !failing:
+			logger.WarnContext(ctx, "warm reports: closing finished warms fails (retrying every interval)", "err", err)
+		case err == nil && failing:
+			logger.InfoContext(ctx, "warm reports: closing finished warms works again")
+		}
+		failing = err != nil
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// warmEnded: open warm w has no queued or running workflow left.
+const warmEnded = `w.finished_at IS NULL AND NOT EXISTS (
+    SELECT 1 FROM cachewarm.workflow_runs r WHERE r.id = ANY (w.workflow_ids) AND r.state IN ('queued', 'running'))`
 
 // Warm is what a warm did to the memory: evictions while it ran, phases it skipped.
 type Warm struct {

@@ -57,16 +57,10 @@ func (a *app) warmCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			svc := workflows.New(pool, a.logger())
+			warms := budget.NewWarms(pool, rdb)
+			svc := workflows.New(pool, a.logger(), workflows.RecordWarms(warms))
 			if all {
 				a.sampleDemand(ctx, cfg, pool, rdb)
-			}
-			warms := budget.NewWarms(pool, rdb)
-			var mark budget.Mark
-			if wait {
-				if mark, err = warms.Mark(ctx); err != nil {
-					return err
-				}
 			}
 			runs, err := svc.Start(ctx, client, workflows.Request{Tenants: tenants, All: all, Phases: ph, Trigger: workflows.TriggerCLI})
 			if err != nil {
@@ -79,7 +73,7 @@ func (a *app) warmCmd() *cobra.Command {
 				}
 			}
 			fmt.Fprintf(a.stdout, "enqueued %d workflow(s) (%d tenant(s) already had one queued or running) for phases %v\n", len(runs)-existing, existing, ph)
-			if !wait {
+			if !wait || len(runs) == 0 {
 				for _, r := range runs {
 					fmt.Fprintf(a.stdout, "  workflow %d  tenant %s\n", r.ID, r.Tenant)
 				}
@@ -89,7 +83,7 @@ func (a *app) warmCmd() *cobra.Command {
 			for i, r := range runs {
 				ids[i] = r.ID
 			}
-			warmID, err := warms.Begin(ctx, mark, workflows.TriggerCLI, ids)
+			warmID, err := warms.Of(ctx, ids)
 			if err != nil {
 				return err
 			}

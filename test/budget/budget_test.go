@@ -162,6 +162,43 @@ WHERE p.state = 'skipped' AND (r.id = ANY(w.workflow_ids) OR p.skipped_at BETWEE
 	require.Len(t, m.TopDemand, 10)
 	top := []string{m.TopDemand[0].Tenant, m.TopDemand[1].Tenant, m.TopDemand[2].Tenant}
 	require.ElementsMatch(t, read, top, "the read tenants lead the ranking")
+
+	// 5. A warm no one waits for (the API's) is recorded too, and the leader closes it once
+	// its workflows have ended: the report is of it.
+	resp, err = httpClient.Post(w.Base+"/api/cache/warm", "application/json", strings.NewReader(`{"all":true}`))
+	require.NoError(t, err)
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	resp.Body.Close()
+	var last struct {
+		Trigger    string
+		FinishedAt *time.Time
+		Evicted    int64
+		Skipped    []struct{ Tenant string }
+	}
+	testenv.WaitFor(t, 2*time.Minute, "the API's warm to be reported as finished", func() (bool, error) {
+		resp, err := httpClient.Get(w.Base + "/api/cache/stats")
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		var stats struct {
+			Memory struct {
+				LastWarm json.RawMessage `json:"lastWarm"`
+			} `json:"memory"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&stats); err != nil {
+			return false, err
+		}
+		if err := json.Unmarshal(stats.Memory.LastWarm, &last); err != nil {
+			return false, err
+		}
+		return last.Trigger == "api" && last.FinishedAt != nil, nil
+	})
+	require.Zero(t, last.Evicted, "the API's warm kept within the budget")
+	require.NotEmpty(t, last.Skipped, "and skipped what did not fit")
+	for _, s := range last.Skipped {
+		require.NotContains(t, read, s.Tenant, "a read tenant is kept whole")
+	}
 }
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
