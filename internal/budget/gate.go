@@ -60,6 +60,9 @@ type Gate struct {
 	estimates map[string]int64 // latest bytes_written by tenant/phase
 	readAt    time.Time
 	evicted   int64 // the highest evicted_keys seen, for the per-phase deltas
+	// maxMemory is Redis's maxmemory at infoAt, the last INFO read.
+	maxMemory int64
+	infoAt    time.Time
 	// released is closed (and replaced) whenever a reservation is released.
 	released chan struct{}
 	// learning is closed when the phase admitted while no size of it was known finishes.
@@ -105,6 +108,11 @@ func (g *Gate) Admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (jobs
 // known (no tenant's has been written yet), one such phase at a time is admitted, so that
 // the first phases of a first warm cannot overshoot the budget together.
 func (g *Gate) admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (jobs.Admission, <-chan struct{}, error) {
+	if p == catalog.PhaseCritical {
+		if maxMemory, ok := g.recentMaxMemory(); ok {
+			return jobs.Admission{Done: g.done(t, p, 0, nil, maxMemory > 0)}, nil, nil
+		}
+	}
 	mem, err := redisinfo.Read(ctx, g.rdb)
 	if err != nil {
 		return jobs.Admission{}, nil, fmt.Errorf("memory budget: %w", err)
@@ -112,6 +120,7 @@ func (g *Gate) admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (jobs
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.evicted = max(g.evicted, mem.EvictedKeys)
+	g.maxMemory, g.infoAt = mem.MaxMemory, time.Now()
 	budget := g.limit.Of(mem.MaxMemory)
 	if p == catalog.PhaseCritical || budget == 0 {
 		return jobs.Admission{Done: g.done(t, p, 0, nil, mem.MaxMemory > 0)}, nil, nil
@@ -171,6 +180,19 @@ func (g *Gate) admit(ctx context.Context, t cache.Tenant, p catalog.Phase) (jobs
 	}
 	g.reserved[slot(t.String(), p)] += need
 	return jobs.Admission{Done: g.done(t, p, need, learned, mem.MaxMemory > 0)}, nil, nil
+}
+
+// criticalInfoAge is how old an INFO read may be for a critical phase's admission, which is
+// unconditional and needs only to know whether Redis can evict (maxmemory), for the eviction
+// count at the phase's end: a cold start's re-warm admits a critical phase per tenant at once,
+// and saves an INFO round trip for each.
+const criticalInfoAge = time.Second
+
+// recentMaxMemory returns maxmemory as last read, if that was within criticalInfoAge.
+func (g *Gate) recentMaxMemory() (int64, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.maxMemory, !g.infoAt.IsZero() && time.Since(g.infoAt) < criticalInfoAge
 }
 
 // done returns the Done of an admission of tenant t's phase p that reserved need: it releases

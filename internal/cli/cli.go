@@ -59,6 +59,16 @@ func (a *app) logger() *slog.Logger {
 
 func (a *app) config() (config.Config, error) { return config.Load(a.lookup) }
 
+// setup loads the configuration and the datasets it names.
+func (a *app) setup() (config.Config, *catalog.Catalog, error) {
+	cfg, err := a.config()
+	if err != nil {
+		return cfg, nil, err
+	}
+	cat, err := openCatalog(cfg)
+	return cfg, cat, err
+}
+
 // connect loads the configuration and connects to both services.
 func (a *app) connect(ctx context.Context, maxConns int) (config.Config, *pgxpool.Pool, redis.UniversalClient, error) {
 	cfg, err := a.config()

@@ -6,6 +6,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cachewarm/cachewarm/internal/catalog"
+	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/spf13/cobra"
 )
 
@@ -15,11 +16,7 @@ func (a *app) datasetsCmd() *cobra.Command {
 		Short: "List the datasets (phase, TTL, keys, tables) of CACHEWARM_DATASETS_DIR or the built-in demo",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			cat, err := openCatalog(cfg)
+			_, cat, err := a.setup()
 			if err != nil {
 				return err
 			}
@@ -40,15 +37,11 @@ func (a *app) datasetsCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := a.config()
+			cfg, cat, err := a.setup()
 			if err != nil {
 				return err
 			}
-			cat, err := openCatalog(cfg)
-			if err != nil {
-				return err
-			}
-			_, pool, rdb, err := a.connect(ctx, 2)
+			pool, rdb, err := config.Connect(ctx, cfg, 2)
 			if err != nil {
 				return err
 			}

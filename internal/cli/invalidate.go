@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/internal/invalidation"
 	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/internal/warm"
@@ -27,11 +28,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 			if allTenants == (len(tenants) > 0) {
 				return errors.New("name tenants with --tenant ID, or use --all-tenants (not both)")
 			}
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			cat, err := openCatalog(cfg)
+			cfg, cat, err := a.setup()
 			if err != nil {
 				return err
 			}
@@ -41,7 +38,7 @@ func (a *app) invalidateCmd() *cobra.Command {
 			if err := req.Check(cat); err != nil { // before connecting
 				return err
 			}
-			cfg, pool, rdb, err := a.connect(ctx, 4)
+			pool, rdb, err := config.Connect(ctx, cfg, 4)
 			if err != nil {
 				return err
 			}

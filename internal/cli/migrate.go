@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/cachewarm/cachewarm/migrations"
 	"github.com/spf13/cobra"
 )
@@ -14,15 +15,11 @@ func (a *app) migrateCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := a.config()
+			cfg, cat, err := a.setup()
 			if err != nil {
 				return err
 			}
-			cat, err := openCatalog(cfg)
-			if err != nil {
-				return err
-			}
-			_, pool, rdb, err := a.connect(ctx, 2)
+			pool, rdb, err := config.Connect(ctx, cfg, 2)
 			if err != nil {
 				return err
 			}

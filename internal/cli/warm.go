@@ -47,7 +47,7 @@ func (a *app) warmCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, pool, rdb, err := a.connect(ctx, 4)
+			pool, rdb, err := config.Connect(ctx, cfg, 4)
 			if err != nil {
 				return err
 			}

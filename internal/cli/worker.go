@@ -13,11 +13,7 @@ func (a *app) workerCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := a.config()
-			if err != nil {
-				return err
-			}
-			cat, err := openCatalog(cfg)
+			cfg, cat, err := a.setup()
 			if err != nil {
 				return err
 			}
