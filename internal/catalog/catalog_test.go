@@ -132,7 +132,7 @@ var decimalFields = []string{"creditLimit", "balance", "rate", "debit", "credit"
 	"listPrice", "weightKg", "quantity", "kitPrice", "minQuantity", "value", "capacityPerHour", "efficiencyPct",
 	"costPerHour", "operatingHours", "openingBalance", "periodDebit", "periodCredit", "closingBalance", "utilizationPct"}
 
-// checkValue checks that v is compact JSON encoded by node-postgres's rules (README, "Value types").
+// checkValue checks that v is compact JSON encoded by node-postgres's rules (docs/datasets.md, "Value types").
 func checkValue(t *testing.T, where, v string) {
 	t.Helper()
 	require.True(t, json.Valid([]byte(v)), "%s: invalid JSON %.200s", where, v)
