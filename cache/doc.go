@@ -25,7 +25,8 @@
 // (CACHE_VALUE_FORMAT). Go values are encoded without HTML escaping, with U+2028/U+2029 raw,
 // and a nil slice as [] (lists are never null); a value whose JSON is null is not
 // cached, as cache-manager refuses it. Note that time.Time encodes with nanoseconds and an
-// offset, unlike a JavaScript Date: use strings in the README's form for values NestJS reads.
+// offset, unlike a JavaScript Date: for values NestJS reads, use strings in the form of
+// docs/datasets.md, "Value types".
 // The test project in test/nestjs checks all this against the real Node clients.
 //
 // # Stampede protection

@@ -3,7 +3,7 @@
 //
 // A dataset file is a header of "-- field: value" lines (phase, ttl, tables, tenant-column,
 // key, value, pages), then the query, which takes the tenant id as $1. Package catalog parses
-// them; the README's "Warm your own tables" describes the format, and CACHEWARM_DATASETS_DIR
+// them; docs/datasets.md describes the format, and CACHEWARM_DATASETS_DIR
 // replaces this directory with the user's own.
 //
 // Values are byte-identical to JSON.stringify of the rows node-postgres returns: with value
