@@ -27,8 +27,9 @@ func validTenantID(id string) bool {
 	return true
 }
 
-// FuzzParseTenant: exactly the tenant ids the README documents ("Keys and values") are accepted; a refusal wraps ErrInvalidTenant;
-// an accepted id makes keys that stay in its namespace.
+// FuzzParseTenant: exactly the tenant ids the README documents ("Keys and values") are
+// accepted; a refusal wraps ErrInvalidTenant; an accepted id makes keys that stay in its
+// namespace.
 func FuzzParseTenant(f *testing.F) {
 	for _, s := range []string{"t1", "t10", "tenant_A-9", "", "t*", "t1:x", "t?", "t[1]", "{t1}", "t 1", "é", strings.Repeat("a", 64), strings.Repeat("a", 65), "t\x00", "t\\1"} {
 		f.Add(s)
