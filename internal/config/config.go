@@ -53,7 +53,7 @@ const DefaultChangePoll = 5 * time.Millisecond
 
 // DefaultColdCheck is how often the leader looks for a Redis that came back empty by default
 // (one pipelined EXISTS and DBSIZE per Redis master).
-const DefaultColdCheck = time.Second
+const DefaultColdCheck = 500 * time.Millisecond
 
 // rescueMargin is how much longer than the job timeout a job may stay running before it is
 // rescued as stuck (see Config.RescueAfter).
@@ -120,7 +120,7 @@ type Config struct {
 	// (CACHEWARM_CHANGE_POLL, default 5ms): half of it is the average wait a change adds.
 	ChangePoll time.Duration
 	// ColdCheck is how often the leader checks that Redis did not come back empty
-	// (CACHEWARM_COLD_CHECK, default 1s; "off" gives zero: no cold detection).
+	// (CACHEWARM_COLD_CHECK, default 500ms; "off" gives zero: no cold detection).
 	ColdCheck time.Duration
 	// WorkflowRetention is how long a finished workflow run stays in workflow_runs (and
 	// status, /api/cache/workflows) before the reaper deletes it

@@ -41,7 +41,7 @@ func TestLoadColdCheck(t *testing.T) {
 	t.Parallel()
 	c, err := Load(env(nil))
 	require.NoError(t, err)
-	require.Equal(t, time.Second, c.ColdCheck)
+	require.Equal(t, 500*time.Millisecond, c.ColdCheck)
 	c, err = Load(env(map[string]string{"CACHEWARM_COLD_CHECK": "250ms"}))
 	require.NoError(t, err)
 	require.Equal(t, 250*time.Millisecond, c.ColdCheck)
