@@ -14,6 +14,7 @@ import (
 
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/coldstart"
+	"github.com/cachewarm/cachewarm/internal/config"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
@@ -73,8 +74,10 @@ func RunCold(ctx context.Context, o Options) error {
 		return fmt.Errorf("clear earlier cold starts: %w", err)
 	}
 
-	// The startup warm of a new install: not a cold start.
-	o.WorkerEnv = append([]string{"CACHE_WARMING_ENABLED=true", "CACHEWARM_STARTUP_WARM=true"}, o.WorkerEnv...)
+	// The startup warm of a new install: not a cold start. The cold check at its default
+	// interval (the other benchmarks turn it off).
+	o.WorkerEnv = append([]string{"CACHE_WARMING_ENABLED=true", "CACHEWARM_STARTUP_WARM=true",
+		"CACHEWARM_COLD_CHECK=" + config.DefaultColdCheck.String()}, o.WorkerEnv...)
 	fmt.Fprintf(o.Out, "startup warm of %d tenants (redis-server on %s, no persistence) ...\n", o.Tenants, srv.addr)
 	began := time.Now()
 	procs, err := startWorkers(ctx, o)
