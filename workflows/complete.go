@@ -32,10 +32,10 @@ type failure struct {
 // its workflow ends partial.
 const PhaseSkipped = "skipped"
 
-// CompletePhase records a finished (or skipped) phase inside tx, then either inserts the next phase (and
-// wakes the workers at once: River debounces its own insert notifications, which would leave
-// the next step waiting for the poll) or, after the last phase, closes the workflow as
-// completed, partial (some datasets failed) or failed (every phase failed).
+// CompletePhase records a finished (or skipped) phase inside tx, then either inserts the next
+// phase (and wakes the workers at once: River debounces its own insert notifications, which
+// would leave the next step waiting for the poll) or, after the last phase, closes the
+// workflow as completed, partial (some datasets failed) or failed (every phase failed).
 func (s *Service) CompletePhase(ctx context.Context, tx pgx.Tx, client *river.Client[pgx.Tx], o jobs.PhaseOutcome) error {
 	var keys, bytes int64
 	failures := []failure{}

@@ -107,11 +107,27 @@ func Run(ctx context.Context, o Options) error {
 	if len(o.redis.ClusterAddrs) > 0 {
 		o.redisURL = ""
 	}
+	o.redisURL, o.rawRedisURL = redisURL(o.redis, o.RedisDB), redisURL(o.redis, o.RawRedisDB)
+	var r report
+	err := withPrepared(ctx, &o, func(pool *pgxpool.Pool, rdb *redis.Client, cat *catalog.Catalog) error {
+		var err error
+		r, err = measure(ctx, o, pool, rdb, cat)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return r.print(o)
+}
+
+// withPrepared makes sure of the benchmark's database (o.databaseURL is set to it), locks it
+// for this run, connects to it and to o.redisURL, prepares both for the demo datasets
+// (prepare) and calls fn with them; it closes everything when fn returns.
+func withPrepared(ctx context.Context, o *Options, fn func(*pgxpool.Pool, *redis.Client, *catalog.Catalog) error) error {
 	var err error
 	if o.databaseURL, err = ensureDatabase(ctx, o.serverURL, o.Database); err != nil {
 		return err
 	}
-	o.redisURL, o.rawRedisURL = redisURL(o.redis, o.RedisDB), redisURL(o.redis, o.RawRedisDB)
 	pool, err := pgxpool.New(ctx, o.databaseURL)
 	if err != nil {
 		return err
@@ -131,14 +147,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	if err := prepare(ctx, o, pool, rdb, cat); err != nil {
+	if err := prepare(ctx, *o, pool, rdb, cat); err != nil {
 		return err
 	}
-	r, err := measure(ctx, o, pool, rdb, cat)
-	if err != nil {
-		return err
-	}
-	return r.print(o)
+	return fn(pool, rdb, cat)
 }
 
 // lockDatabase makes this the only run on the database: a run clears the job and workflow

@@ -40,38 +40,19 @@ type coldResult struct {
 // worker noticed, until every tenant's critical keys were back, and until the whole re-warm
 // was done, next to the startup warm's figures.
 func RunCold(ctx context.Context, o Options) error {
-	var err error
-	if o.databaseURL, err = ensureDatabase(ctx, o.serverURL, o.Database); err != nil {
-		return err
-	}
-	pool, err := pgxpool.New(ctx, o.databaseURL)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	unlock, err := lockDatabase(ctx, pool, o.Database)
-	if err != nil {
-		return err
-	}
-	defer unlock()
 	srv, err := startRedisServer(ctx)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 	o.redisURL = "redis://" + srv.addr + "/0"
-	rdb, err := newRedis(o.redisURL)
-	if err != nil {
-		return err
-	}
-	defer rdb.Close()
-	cat, err := catalog.Default()
-	if err != nil {
-		return err
-	}
-	if err := prepare(ctx, o, pool, rdb, cat); err != nil {
-		return err
-	}
+	return withPrepared(ctx, &o, func(pool *pgxpool.Pool, rdb *redis.Client, cat *catalog.Catalog) error {
+		return runCold(ctx, o, srv, pool, rdb, cat)
+	})
+}
+
+// runCold is RunCold on the prepared database and private Redis.
+func runCold(ctx context.Context, o Options, srv *redisServer, pool *pgxpool.Pool, rdb *redis.Client, cat *catalog.Catalog) error {
 	if _, err := pool.Exec(ctx, `TRUNCATE cachewarm.cold_starts`); err != nil {
 		return fmt.Errorf("clear earlier cold starts: %w", err)
 	}

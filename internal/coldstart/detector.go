@@ -150,7 +150,7 @@ func (x *Detector) Check(ctx context.Context) (string, error) {
 		switch {
 		case c.exists:
 			x.seen[c.addr] = c.size
-		case c.size == 0 || c.size < before/coldShare:
+		case x.emptied(c):
 			cold = append(cold, c)
 		default:
 			// Deleted or evicted, but the node holds its data: not a cold start.
@@ -195,6 +195,12 @@ func (x *Detector) Check(ctx context.Context) (string, error) {
 	return ResultCold, nil
 }
 
+// emptied reports whether c's node, found without its sentinel, lost its data: it is empty, or
+// holds fewer than 1/coldShare of the keys it held at the last good check.
+func (x *Detector) emptied(c check) bool {
+	return c.size == 0 || c.size < x.seen[c.addr]/coldShare
+}
+
 // recheck checks the nodes of cold again and returns those still cold; the others get their
 // sentinel set.
 func (x *Detector) recheck(ctx context.Context, cold []check) ([]check, error) {
@@ -204,8 +210,7 @@ func (x *Detector) recheck(ctx context.Context, cold []check) ([]check, error) {
 		if again.err != nil {
 			return nil, fmt.Errorf("cold check %s: %w", c.addr, again.err)
 		}
-		before := x.seen[c.addr]
-		if !again.exists && (again.size == 0 || again.size < before/coldShare) {
+		if !again.exists && x.emptied(again) {
 			still = append(still, again)
 			continue
 		}

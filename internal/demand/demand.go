@@ -2,10 +2,10 @@
 // how recently (LRU policies) or how often (LFU policies) Redis saw their critical keys read
 // (docs/memory.md, "Predicted demand").
 //
-// Every tenant's critical keys are always warm, so two fixed keys per tenant are probed
-// (finance:coa:<tenant> and crm:stages:<tenant>, hash tags honoured): OBJECT IDLETIME and PTTL
-// under LRU and other policies, OBJECT FREQ under LFU ones, pipelined; none of them touches the
-// key. A write resets the idle time, and cachewarm's own re-warms write, so under LRU a key
+// Every tenant's critical keys are always warm, so two keys per tenant are probed, of the
+// critical datasets with one key per tenant (in the demo finance:coa:<tenant> and
+// crm:stages:<tenant>; hash tags honoured): OBJECT IDLETIME and PTTL under LRU and other
+// policies, OBJECT FREQ under LFU ones, pipelined; none of them touches the key. A write resets the idle time, and cachewarm's own re-warms write, so under LRU a key
 // counts as read only when it has been idle for less time than it has been written (its PTTL
 // says when: keys are written with their dataset's full TTL). The ranking is kept in
 // cachewarm.tenant_demand, smoothed over samples: a sample that cannot tell (a key written
@@ -13,10 +13,12 @@
 package demand
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/cachewarm/cachewarm/cache"
@@ -53,28 +55,53 @@ type probe struct {
 	ttl time.Duration
 }
 
+// probesPerTenant is how many keys of each tenant a sample probes.
+const probesPerTenant = 2
+
 // New returns a sampler; interval is CACHEWARM_DEMAND_SAMPLE (also the window within which a
-// key written and not read since tells nothing).
+// key written and not read since tells nothing). It probes the keys of cat's critical datasets
+// that hold one key per tenant (see probeDatasets).
 func New(pool *pgxpool.Pool, rdb redis.UniversalClient, keys cache.Keys, cat *catalog.Catalog, interval time.Duration, logger *slog.Logger) *Sampler {
-	ttl := func(name string) time.Duration {
-		if d, err := cat.Lookup(name); err == nil {
-			return d.TTL
-		}
-		return cache.TTLStatic
+	s := &Sampler{pool: pool, rdb: rdb, keys: keys, interval: interval, logger: logger}
+	for _, d := range probeDatasets(cat) {
+		prefix, suffix := d.Key.Prefix, d.Key.Suffix(nil)
+		s.probes = append(s.probes, probe{key: func(t cache.Tenant) string { return keys.Join(prefix, t, suffix) }, ttl: d.TTL})
 	}
-	return &Sampler{pool: pool, rdb: rdb, keys: keys, interval: interval, logger: logger, probes: []probe{
-		{keys.ChartOfAccounts, ttl("chart_of_accounts")},
-		{keys.PipelineStages, ttl("pipeline_stages")},
-	}}
+	return s
+}
+
+// probeDatasets picks the (at most probesPerTenant) critical datasets whose key has no
+// placeholder but the tenant, so that each holds exactly one key per tenant, always warm.
+// Lists come first, as they are written even without a row ([]), then keys that end with the
+// tenant; in the demo datasets: chart_of_accounts and pipeline_stages.
+func probeDatasets(cat *catalog.Catalog) []catalog.Dataset {
+	var picked []catalog.Dataset
+	for _, d := range cat.Phase(catalog.PhaseCritical) {
+		if len(d.Key.Placeholders()) == 0 {
+			picked = append(picked, d)
+		}
+	}
+	rank := func(d catalog.Dataset) int {
+		r := 0
+		if d.Value != catalog.ValueList {
+			r += 2
+		}
+		if d.Key.Suffix(nil) != "" {
+			r++
+		}
+		return r
+	}
+	slices.SortStableFunc(picked, func(a, b catalog.Dataset) int { return cmp.Compare(rank(a), rank(b)) })
+	return picked[:min(len(picked), probesPerTenant)]
 }
 
 // CommandsPerTenant is how many Redis commands a sample sends per tenant under an LRU (lfu
-// false) or LFU policy, besides one INFO per master.
-func CommandsPerTenant(lfu bool) int {
+// false) or LFU policy, besides one INFO per master: one or two per probed key.
+func (s *Sampler) CommandsPerTenant(lfu bool) int {
 	if lfu {
-		return 2
+		return len(s.probes)
 	}
-	return 4
+	return 2 * len(s.probes)
 }
 
 // Run samples every interval until ctx ends. The worker runs it on its leader only.
@@ -96,6 +123,9 @@ func (s *Sampler) Run(ctx context.Context) {
 // Sample probes every active tenant's critical keys once and updates cachewarm.tenant_demand;
 // it returns how many tenants it scored.
 func (s *Sampler) Sample(ctx context.Context) (int, error) {
+	if len(s.probes) == 0 {
+		return 0, nil // no critical dataset holds one key per tenant: nothing to probe
+	}
 	rows, err := s.pool.Query(ctx, `SELECT t.id FROM cachewarm.active_tenants() AS t(id) ORDER BY t.id`)
 	if err != nil {
 		return 0, fmt.Errorf("demand: tenants: %w", err)

@@ -46,9 +46,12 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	)
 	wg.Go(func() { pgErr = s.pool.Ping(ctx) })
 	wg.Go(func() { ks, redisErr = metrics.ReadKeyspaceStats(ctx, s.rdb) })
-	var cold string
+	var cold, memory string
 	if s.coldReason != nil {
 		wg.Go(func() { cold = s.coldReason(ctx) })
+	}
+	if s.budget != nil {
+		wg.Go(func() { memory = s.budget.HealthReason(ctx) })
 	}
 	wg.Wait()
 
@@ -76,13 +79,10 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	// A cold cache being re-warmed, and a warm that skipped phases or saw evictions
 	// (docs/memory.md), degrade a service that answers.
-	reasons := []string{}
-	if cold != "" {
-		reasons = append(reasons, cold)
-	}
-	if s.budget != nil {
-		if reason := s.budget.HealthReason(ctx); reason != "" {
-			reasons = append(reasons, reason)
+	var reasons []string
+	for _, r := range []string{cold, memory} {
+		if r != "" {
+			reasons = append(reasons, r)
 		}
 	}
 	if len(reasons) > 0 && body.Status == "ok" {

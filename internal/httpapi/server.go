@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cachewarm/cachewarm/internal/budget"
-
 	"github.com/cachewarm/cachewarm/internal/metrics"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
