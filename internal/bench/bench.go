@@ -104,9 +104,6 @@ func Run(ctx context.Context, o Options) error {
 	if o.Tenants < 1 || o.Workers < 1 {
 		return errors.New("need at least one tenant and one worker")
 	}
-	if len(o.redis.ClusterAddrs) > 0 {
-		o.redisURL = ""
-	}
 	o.redisURL, o.rawRedisURL = redisURL(o.redis, o.RedisDB), redisURL(o.redis, o.RawRedisDB)
 	var r report
 	err := withPrepared(ctx, &o, func(pool *pgxpool.Pool, rdb *redis.Client, cat *catalog.Catalog) error {

@@ -7,9 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cachewarm/cachewarm/internal/budget"
-
 	"github.com/cachewarm/cachewarm/cache"
+	"github.com/cachewarm/cachewarm/internal/budget"
 	"github.com/cachewarm/cachewarm/internal/capture/logical"
 	"github.com/cachewarm/cachewarm/internal/coldstart"
 	"github.com/cachewarm/cachewarm/migrations"

@@ -19,7 +19,6 @@ import (
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/budget"
 	"github.com/cachewarm/cachewarm/internal/catalog"
-	"github.com/cachewarm/cachewarm/internal/demand"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/robfig/cron/v3"
@@ -54,6 +53,9 @@ const DefaultChangePoll = 5 * time.Millisecond
 // DefaultColdCheck is how often the leader looks for a Redis that came back empty by default
 // (one pipelined EXISTS and DBSIZE per Redis master).
 const DefaultColdCheck = 500 * time.Millisecond
+
+// DefaultDemandSample is how often the leader samples the tenants' predicted demand by default.
+const DefaultDemandSample = time.Minute
 
 // rescueMargin is how much longer than the job timeout a job may stay running before it is
 // rescued as stuck (see Config.RescueAfter).
@@ -191,7 +193,7 @@ func Load(lookup func(string) (string, bool)) (Config, error) {
 	if c.MemoryBudget, err = budget.ParseLimit(e.get("CACHEWARM_MEMORY_BUDGET")); err != nil {
 		e.bad("CACHEWARM_MEMORY_BUDGET", "%v", err)
 	}
-	c.DemandSample = e.durationOrOff("CACHEWARM_DEMAND_SAMPLE", demand.DefaultInterval)
+	c.DemandSample = e.durationOrOff("CACHEWARM_DEMAND_SAMPLE", DefaultDemandSample)
 	c.ColdCheck = e.durationOrOff("CACHEWARM_COLD_CHECK", DefaultColdCheck)
 	if c.RescueAfter < c.JobTimeout {
 		e.bad("CACHEWARM_RESCUE_AFTER", "%s is shorter than the job timeout %s (CACHEWARM_JOB_TIMEOUT): running jobs would be rescued as stuck", c.RescueAfter, c.JobTimeout)

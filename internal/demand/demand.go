@@ -29,9 +29,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultInterval is CACHEWARM_DEMAND_SAMPLE's default.
-const DefaultInterval = time.Minute
-
 // Score is one tenant's predicted demand: higher is read more.
 type Score struct {
 	Tenant    string    `json:"tenant"`
