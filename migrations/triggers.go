@@ -62,6 +62,20 @@ func feeds(cat *catalog.Catalog) (map[string]*feed, error) {
 	return out, nil
 }
 
+// ActiveTenants returns the ids of the active tenants, in order: cachewarm.active_tenants(),
+// which installTenants makes from tenants.sql.
+func ActiveTenants(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
+	rows, err := pool.Query(ctx, `SELECT t.id FROM cachewarm.active_tenants() AS t(id) ORDER BY t.id`)
+	if err != nil {
+		return nil, fmt.Errorf("list active tenants: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("list active tenants: %w", err)
+	}
+	return ids, nil
+}
+
 // installTenants replaces cachewarm.active_tenants() with tenants.sql's query.
 func installTenants(ctx context.Context, tx pgx.Tx, tn catalog.Tenants) error {
 	sql := fmt.Sprintf(`CREATE OR REPLACE FUNCTION cachewarm.active_tenants() RETURNS SETOF text

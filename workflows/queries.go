@@ -4,7 +4,6 @@ import "github.com/cachewarm/cachewarm/internal/jobcontract"
 
 const (
 	// The active tenants come from tenants.sql, which migrate installs as active_tenants().
-	activeTenantsSQL = `SELECT t.id FROM cachewarm.active_tenants() AS t(id) ORDER BY t.id`
 	// demandTenantsSQL lists them in order of predicted demand (package demand), most read
 	// first, unranked ones last: a warm of every tenant inserts their workflows in this order.
 	demandTenantsSQL = `

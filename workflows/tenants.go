@@ -4,20 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/cachewarm/cachewarm/migrations"
 )
 
 // ActiveTenants returns the ids of the active tenants (tenants.sql), in order.
 func (s *Service) ActiveTenants(ctx context.Context) ([]string, error) {
-	rows, err := s.pool.Query(ctx, activeTenantsSQL)
-	if err != nil {
-		return nil, fmt.Errorf("list active tenants: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("list active tenants: %w", err)
-	}
-	return ids, nil
+	return migrations.ActiveTenants(ctx, s.pool)
 }
 
 // TenantExists reports whether id is an active tenant.

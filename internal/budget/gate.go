@@ -16,7 +16,7 @@ import (
 	"github.com/cachewarm/cachewarm/internal/redisinfo"
 	"github.com/cachewarm/cachewarm/internal/rediswrite"
 	"github.com/cachewarm/cachewarm/jobs"
-	"github.com/jackc/pgx/v5"
+	"github.com/cachewarm/cachewarm/migrations"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 )
@@ -326,9 +326,9 @@ func (g *Gate) plan(ctx context.Context, t cache.Tenant, excess int64) ([]victim
 	if !ok || mine <= 0 {
 		return nil, nil // unranked, or not read: takes room from no one
 	}
-	ids, err := activeTenants(ctx, g.pool)
+	ids, err := migrations.ActiveTenants(ctx, g.pool)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("memory budget: %w", err)
 	}
 	score := func(id string) float64 {
 		if s, ok := scores[id]; ok {
@@ -404,12 +404,4 @@ func (g *Gate) makeRoom(ctx context.Context, v victim, t cache.Tenant) error {
 	g.metrics.skipped(v.phase)
 	g.logger.InfoContext(ctx, "memory budget: removed a less demanded tenant's phase", "removed_tenant", v.tenant, "phase", v.phase, "keys", n, "for", t)
 	return nil
-}
-
-func activeTenants(ctx context.Context, pool *pgxpool.Pool) ([]string, error) {
-	rows, err := pool.Query(ctx, `SELECT t.id FROM cachewarm.active_tenants() AS t(id)`)
-	if err != nil {
-		return nil, fmt.Errorf("memory budget: tenants: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/redisinfo"
+	"github.com/cachewarm/cachewarm/migrations"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -123,13 +124,9 @@ func (s *Sampler) Sample(ctx context.Context) (int, error) {
 	if len(s.probes) == 0 {
 		return 0, nil // no critical dataset holds one key per tenant: nothing to probe
 	}
-	rows, err := s.pool.Query(ctx, `SELECT t.id FROM cachewarm.active_tenants() AS t(id) ORDER BY t.id`)
+	ids, err := migrations.ActiveTenants(ctx, s.pool)
 	if err != nil {
-		return 0, fmt.Errorf("demand: tenants: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return 0, fmt.Errorf("demand: tenants: %w", err)
+		return 0, fmt.Errorf("demand: %w", err)
 	}
 	if len(ids) == 0 {
 		return 0, nil
