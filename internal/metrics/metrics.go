@@ -4,13 +4,11 @@ package metrics
 
 import (
 	"context"
-	"fmt"
-	"github.com/cachewarm/cachewarm/internal/capture"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/cachewarm/cachewarm/internal/capture"
+	"github.com/cachewarm/cachewarm/internal/redisinfo"
 	"github.com/cachewarm/cachewarm/internal/warm"
 	"github.com/cachewarm/cachewarm/jobs"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -153,51 +151,14 @@ func (s KeyspaceStats) HitRate() float64 {
 	return 100 * float64(s.Hits) / float64(s.Hits+s.Misses)
 }
 
-// ReadKeyspaceStats reads keyspace_hits and keyspace_misses from INFO stats (summed over the
-// masters of a cluster).
+// ReadKeyspaceStats reads keyspace_hits and keyspace_misses from INFO (summed over the
+// masters of a cluster; package redisinfo).
 func ReadKeyspaceStats(ctx context.Context, rdb redis.UniversalClient) (KeyspaceStats, error) {
-	var total KeyspaceStats
-	add := func(ctx context.Context, c *redis.Client) error {
-		info, err := c.Info(ctx, "stats").Result()
-		if err != nil {
-			return err
-		}
-		s := parseKeyspace(info)
-		total.Hits += s.Hits
-		total.Misses += s.Misses
-		return nil
-	}
-	var err error
-	switch c := rdb.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, add)
-	case *redis.Client:
-		err = add(ctx, c)
-	default:
-		err = fmt.Errorf("unsupported redis client %T", rdb)
-	}
+	m, err := redisinfo.Read(ctx, rdb)
 	if err != nil {
-		return KeyspaceStats{}, fmt.Errorf("redis info stats: %w", err)
+		return KeyspaceStats{}, err
 	}
-	return total, nil
-}
-
-func parseKeyspace(info string) KeyspaceStats {
-	var s KeyspaceStats
-	for line := range strings.SplitSeq(info, "\n") {
-		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
-		}
-		n, _ := strconv.ParseUint(v, 10, 64)
-		switch k {
-		case "keyspace_hits":
-			s.Hits = n
-		case "keyspace_misses":
-			s.Misses = n
-		}
-	}
-	return s
+	return KeyspaceStats{Hits: uint64(m.KeyspaceHits), Misses: uint64(m.KeyspaceMisses)}, nil
 }
 
 // Sets is the number of dataset warms that succeeded since the process started.

@@ -26,6 +26,10 @@ type Node struct {
 	UsedMemory int64 `json:"usedMemory"`
 	// EvictedKeys counts the keys evicted since the server started (or CONFIG RESETSTAT).
 	EvictedKeys int64 `json:"evictedKeys"`
+	// KeyspaceHits and KeyspaceMisses count the reads that found their key and those that
+	// did not (keyspace_hits, keyspace_misses).
+	KeyspaceHits   int64 `json:"-"`
+	KeyspaceMisses int64 `json:"-"`
 }
 
 // Memory is the memory facts of a Redis deployment: one node, or a cluster's masters summed.
@@ -35,6 +39,9 @@ type Memory struct {
 	MaxMemory   int64 `json:"maxmemory"`
 	UsedMemory  int64 `json:"usedMemory"`
 	EvictedKeys int64 `json:"evictedKeys"`
+	// KeyspaceHits and KeyspaceMisses are summed over the masters.
+	KeyspaceHits   int64 `json:"-"`
+	KeyspaceMisses int64 `json:"-"`
 	// Policy is the masters' maxmemory-policy (the first one's if they differ).
 	Policy string `json:"policy"`
 	// Nodes has one entry per master (one in all for a single server).
@@ -83,6 +90,8 @@ func sum(nodes []Node) Memory {
 		}
 		m.UsedMemory += n.UsedMemory
 		m.EvictedKeys += n.EvictedKeys
+		m.KeyspaceHits += n.KeyspaceHits
+		m.KeyspaceMisses += n.KeyspaceMisses
 		m.MaxMemory += n.MaxMemory
 		unlimited = unlimited || n.MaxMemory == 0
 	}
@@ -112,6 +121,7 @@ func Parse(text string) (Node, error) {
 			continue
 		}
 		var err error
+		required := true // of the four facts Parse insists on
 		switch k {
 		case "maxmemory":
 			n.MaxMemory, err = strconv.ParseInt(v, 10, 64)
@@ -121,13 +131,21 @@ func Parse(text string) (Node, error) {
 			n.EvictedKeys, err = strconv.ParseInt(v, 10, 64)
 		case "maxmemory_policy":
 			n.Policy = v
+		case "keyspace_hits":
+			n.KeyspaceHits, err = strconv.ParseInt(v, 10, 64)
+			required = false
+		case "keyspace_misses":
+			n.KeyspaceMisses, err = strconv.ParseInt(v, 10, 64)
+			required = false
 		default:
 			continue
 		}
 		if err != nil {
 			return n, fmt.Errorf("redis INFO %s: %w", k, err)
 		}
-		seen++
+		if required {
+			seen++
+		}
 	}
 	if seen < 4 {
 		return n, fmt.Errorf("redis INFO: want maxmemory, maxmemory_policy, used_memory and evicted_keys, found %d of them", seen)

@@ -20,6 +20,16 @@ func TestReadPrivateServer(t *testing.T) {
 	require.Positive(t, m.UsedMemory)
 	require.Zero(t, m.EvictedKeys)
 	require.Len(t, m.Nodes, 1)
+
+	// The read counters: one hit and one miss.
+	ctx := context.Background()
+	require.NoError(t, rdb.Set(ctx, "k", "v", 0).Err())
+	require.NoError(t, rdb.Get(ctx, "k").Err())
+	require.Error(t, rdb.Get(ctx, "absent").Err())
+	after, err := redisinfo.Read(ctx, rdb)
+	require.NoError(t, err)
+	require.Equal(t, m.KeyspaceHits+1, after.KeyspaceHits)
+	require.Equal(t, m.KeyspaceMisses+1, after.KeyspaceMisses)
 }
 
 func TestReadCluster(t *testing.T) {
