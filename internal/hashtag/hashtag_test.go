@@ -18,3 +18,16 @@ func TestCompanion(t *testing.T) {
 		t.Error("Has")
 	}
 }
+
+func TestSlot(t *testing.T) {
+	t.Parallel()
+	// Values from Redis's CLUSTER KEYSLOT.
+	for key, want := range map[string]int{"foo": 12182, "bar": 5061} {
+		if got := Slot(key); got != want {
+			t.Errorf("Slot(%q) = %d, want %d", key, got, want)
+		}
+	}
+	if Slot("user1000") != Slot("{user1000}.following") {
+		t.Error("a hash tag is hashed instead of the whole key")
+	}
+}
