@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	"github.com/cachewarm/cachewarm/internal/redisinfo"
 	"github.com/cachewarm/cachewarm/internal/testenv"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -105,8 +103,8 @@ func TestMemoryBudgetKeepsDemandedTenantsWhole(t *testing.T) {
 
 	cat, err := catalog.Default()
 	require.NoError(t, err)
-	verifyDatasets(t, cat, env.Pool, rdb, read, names(cat, catalog.Phases...))
-	verifyDatasets(t, cat, env.Pool, rdb, all, names(cat, catalog.PhaseCritical))
+	fixture.VerifyDatasets(t, cat, env.Pool, rdb, read, names(cat, catalog.Phases...))
+	fixture.VerifyDatasets(t, cat, env.Pool, rdb, all, names(cat, catalog.PhaseCritical))
 
 	var skipped int
 	require.NoError(t, env.Pool.QueryRow(ctx, `
@@ -248,46 +246,4 @@ func names(cat *catalog.Catalog, phases ...catalog.Phase) []string {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// verifyDatasets asserts that rdb holds, for every tenant and dataset named, exactly the
-// values the dataset's query returns (key by key, byte for byte), as test/faults does.
-func verifyDatasets(t testing.TB, cat *catalog.Catalog, pool *pgxpool.Pool, rdb redis.UniversalClient, tenantIDs, datasets []string) {
-	t.Helper()
-	ctx := context.Background()
-	keys := cache.Keys{}
-	compared := 0
-	var problems []string
-	for _, id := range tenantIDs {
-		tn := cache.MustTenant(id)
-		for _, name := range datasets {
-			d, err := cat.Lookup(name)
-			require.NoError(t, err)
-			entries, err := d.Entries(ctx, pool, id)
-			require.NoError(t, err)
-			want := map[string]string{}
-			for _, e := range entries {
-				want[keys.Join(e.Prefix, tn, e.Suffix)] = string(e.Value)
-			}
-			for chunk := range slices.Chunk(slices.Sorted(maps.Keys(want)), 500) {
-				got, err := rdb.MGet(ctx, chunk...).Result()
-				require.NoError(t, err)
-				for i, k := range chunk {
-					compared++
-					switch v := got[i].(type) {
-					case nil:
-						problems = append(problems, "missing "+k)
-					case string:
-						if v != want[k] {
-							problems = append(problems, "stale "+k)
-						}
-					}
-				}
-			}
-		}
-	}
-	if len(problems) > 0 {
-		t.Fatalf("%d of %d keys are missing or differ from the database; first ones:\n%s",
-			len(problems), compared, strings.Join(problems[:min(len(problems), 20)], "\n"))
-	}
 }

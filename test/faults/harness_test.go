@@ -10,13 +10,11 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/cachewarm/cachewarm/cache"
 	"github.com/cachewarm/cachewarm/internal/catalog"
 	"github.com/cachewarm/cachewarm/internal/fixture"
 	"github.com/cachewarm/cachewarm/internal/testenv"
@@ -236,56 +234,16 @@ func datasetNames(phases ...catalog.Phase) []string {
 	return out
 }
 
-// verifyDatasets asserts that rdb holds, for every tenant and dataset named, exactly the
-// values the dataset's query returns from pool now (key by key, byte for byte), and returns
-// how many keys it compared.
+// verifyDatasets is fixture.VerifyDatasets with the demo datasets.
 func verifyDatasets(t testing.TB, pool *pgxpool.Pool, rdb redis.UniversalClient, tenantIDs, datasets []string) int {
 	t.Helper()
-	compared, problems := compareDatasets(t, pool, rdb, tenantIDs, datasets)
-	if len(problems) > 0 {
-		t.Fatalf("%d of %d keys are missing or differ from the database; first ones:\n%s",
-			len(problems), compared, strings.Join(problems[:min(len(problems), 20)], "\n"))
-	}
-	return compared
+	return fixture.VerifyDatasets(t, defaultCatalog(), pool, rdb, tenantIDs, datasets)
 }
 
-// compareDatasets is verifyDatasets returning the keys compared and the problems found.
+// compareDatasets is fixture.CompareDatasets with the demo datasets.
 func compareDatasets(t testing.TB, pool *pgxpool.Pool, rdb redis.UniversalClient, tenantIDs, datasets []string) (int, []string) {
 	t.Helper()
-	ctx := context.Background()
-	keys := cache.Keys{}
-	compared := 0
-	var problems []string
-	for _, id := range tenantIDs {
-		tn := cache.MustTenant(id)
-		for _, name := range datasets {
-			d, err := defaultCatalog().Lookup(name)
-			require.NoError(t, err)
-			all, err := d.Entries(ctx, pool, id)
-			require.NoError(t, err)
-			want := map[string]string{}
-			for _, e := range all {
-				want[keys.Join(e.Prefix, tn, e.Suffix)] = string(e.Value)
-			}
-			names := slices.Sorted(maps.Keys(want))
-			for chunk := range slices.Chunk(names, 500) {
-				got, err := rdb.MGet(ctx, chunk...).Result()
-				require.NoError(t, err)
-				for i, k := range chunk {
-					compared++
-					switch v := got[i].(type) {
-					case nil:
-						problems = append(problems, "missing "+k)
-					case string:
-						if v != want[k] {
-							problems = append(problems, fmt.Sprintf("stale %s: have %.80s..., database has %.80s...", k, v, want[k]))
-						}
-					}
-				}
-			}
-		}
-	}
-	return compared, problems
+	return fixture.CompareDatasets(t, defaultCatalog(), pool, rdb, tenantIDs, datasets)
 }
 
 // tenantIDs returns t001..t<n>.
